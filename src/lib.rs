@@ -1,0 +1,17 @@
+//! relais: a feed aggregator and syndication daemon for a network of partner
+//! organisations.
+//!
+//! The pipeline, one module per stage (see ARCHITECTURE.md):
+//! `config → fetch → parse → normalise → store`, driven by `refresh` (one source, top to
+//! bottom) and `poll` (when), exposed by `server` (HTTP) and `cli`.
+
+pub mod cli;
+pub mod config;
+pub mod fetch;
+pub mod model;
+pub mod normalise;
+pub mod parse;
+pub mod poll;
+pub mod refresh;
+pub mod server;
+pub mod store;
