@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use serde::Deserialize;
+use toml::Spanned;
 use url::Url;
 
 /// The whole, validated configuration.
@@ -137,29 +139,727 @@ pub enum ConfigError {
 }
 
 impl Config {
-    /// Read and validate the file at `path`.
+    /// Read and validate the file at `path`, and the sources file it names.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = read(path)?;
         Config::parse(&text, path)
     }
 
     /// Validate `text` as if read from `path` (paths inside resolve against its folder).
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let _ = text;
-        Err(ConfigError::Invalid {
+        let raw: RawConfig = from_toml(text, path)?;
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let here = Located { text, path };
+
+        // Each source with where it was written and its rank in that file, so errors
+        // point into the right file.
+        let mut raw_sources: Vec<(RawSource, Located<'_>, usize)> = raw
+            .source
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| (s, here, i + 1))
+            .collect();
+        let sources_text;
+        let sources_path;
+        if let Some(file) = &raw.sources_file {
+            sources_path = dir.join(file.get_ref());
+            // An absent sources file is an empty one: `relais sources import` creates it.
+            if sources_path.exists() {
+                sources_text = read(&sources_path)?;
+                let extra: RawSourcesFile = from_toml(&sources_text, &sources_path)?;
+                let there = Located {
+                    text: &sources_text,
+                    path: &sources_path,
+                };
+                raw_sources.extend(
+                    extra
+                        .source
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, s)| (s, there, i + 1)),
+                );
+            }
+        }
+
+        let server = raw.server.unwrap_or_default().validate(here)?;
+        let store = raw.store.unwrap_or_default().validate(here, &dir)?;
+        let fetch = raw.fetch.unwrap_or_default().validate(&server.base_url);
+
+        let mut sources: Vec<Source> = Vec::with_capacity(raw_sources.len());
+        for (rs, at, rank) in raw_sources {
+            let key = format!("source[{rank}]");
+            check_id(&rs.id, at, &key)?;
+            if sources.iter().any(|s| s.id == *rs.id.get_ref()) {
+                return Err(at.error(
+                    &rs.id,
+                    &format!("{key}.id"),
+                    format!("duplicate source id `{}`", rs.id.get_ref()),
+                ));
+            }
+            sources.push(rs.validate(at, &dir, &key)?);
+        }
+
+        let mut channels: Vec<Channel> = Vec::with_capacity(raw.channel.len());
+        for (index, rc) in raw.channel.into_iter().enumerate() {
+            let key = format!("channel[{}]", index + 1);
+            check_id(&rc.id, here, &key)?;
+            if channels.iter().any(|c| c.id == *rc.id.get_ref()) {
+                return Err(here.error(
+                    &rc.id,
+                    &format!("{key}.id"),
+                    format!("duplicate channel id `{}`", rc.id.get_ref()),
+                ));
+            }
+            for name in &rc.sources {
+                if !sources.iter().any(|s| s.id == *name.get_ref()) {
+                    return Err(here.error(
+                        name,
+                        &format!("{key}.sources"),
+                        format!("no source has the id `{}`", name.get_ref()),
+                    ));
+                }
+            }
+            channels.push(rc.validate(here, &key)?);
+        }
+
+        Ok(Config {
             path: path.to_path_buf(),
-            line: 1,
-            column: 1,
-            key: String::new(),
-            message: "not implemented yet".into(),
+            server,
+            store,
+            fetch,
+            sources,
+            channels,
         })
     }
 
     /// The interval of one source.
     pub fn interval_of(&self, source: &Source) -> Duration {
         source.interval.unwrap_or(self.fetch.interval)
+    }
+
+    pub fn source(&self, id: &str) -> Option<&Source> {
+        self.sources.iter().find(|s| s.id == id)
+    }
+
+    pub fn channel(&self, id: &str) -> Option<&Channel> {
+        self.channels.iter().find(|c| c.id == id)
+    }
+}
+
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn from_toml<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result<T, ConfigError> {
+    toml::from_str(text).map_err(|e| {
+        let at = Located { text, path };
+        let span = e.span().unwrap_or(0..0);
+        at.error_at(span.start, None, e.message().trim().to_string())
+    })
+}
+
+/// A document being validated, to turn byte spans into `file:line:column: key` errors.
+#[derive(Clone, Copy)]
+struct Located<'a> {
+    text: &'a str,
+    path: &'a Path,
+}
+
+impl Located<'_> {
+    fn error<T>(&self, value: &Spanned<T>, key: &str, message: String) -> ConfigError {
+        self.error_at(value.span().start, Some(key), message)
+    }
+
+    fn error_at(&self, offset: usize, key: Option<&str>, message: String) -> ConfigError {
+        let offset = offset.min(self.text.len());
+        let before = self.text.get(..offset).unwrap_or("");
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = before.get(line_start..).map_or(0, |l| l.chars().count()) + 1;
+        ConfigError::Invalid {
+            path: self.path.to_path_buf(),
+            line,
+            column,
+            key: key.map_or_else(|| key_at(self.text, offset), str::to_string),
+            message,
+        }
+    }
+}
+
+/// The dotted key a byte offset of a TOML document belongs to (`server.listen`,
+/// `source[3].url`), found by reading the table headers and key/value lines before it.
+/// toml's errors keep their key path private, and operators need the key.
+fn key_at(text: &str, offset: usize) -> String {
+    let mut table = String::new();
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    let mut key: Option<String> = None;
+    let mut pos = 0;
+    for line in text.split_inclusive('\n') {
+        if pos > offset {
+            break;
+        }
+        let trimmed = line.trim();
+        if let Some(name) = trimmed
+            .strip_prefix("[[")
+            .and_then(|r| r.split("]]").next())
+        {
+            let name = name.trim().to_string();
+            let n = match counts.iter_mut().find(|(k, _)| *k == name) {
+                Some((_, n)) => {
+                    *n += 1;
+                    *n
+                }
+                None => {
+                    counts.push((name.clone(), 1));
+                    1
+                }
+            };
+            table = format!("{name}[{n}]");
+            key = None;
+        } else if let Some(name) = trimmed.strip_prefix('[').and_then(|r| r.split(']').next()) {
+            table = name.trim().to_string();
+            key = None;
+        } else if let Some((k, _)) = trimmed.split_once('=') {
+            let k = k.trim();
+            if !k.is_empty() && !k.starts_with('#') && !k.contains(['"', '[', ',']) {
+                // On the offending line itself, a key before the offset is the one at fault;
+                // an offset at the start of the line points at the key (unknown field).
+                key = Some(k.to_string());
+            }
+        }
+        pos += line.len();
+    }
+    match (table.is_empty(), key) {
+        (true, Some(k)) => k,
+        (false, Some(k)) => format!("{table}.{k}"),
+        (_, None) => table,
+    }
+}
+
+fn check_id(id: &Spanned<String>, at: Located<'_>, key: &str) -> Result<(), ConfigError> {
+    let value = id.get_ref();
+    let ok = !value.is_empty()
+        && value.len() <= 64
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(at.error(
+            id,
+            &format!("{key}.id"),
+            format!("invalid id `{value}`: use 1 to 64 characters among a-z, 0-9 and -"),
+        ))
+    }
+}
+
+// ---- The file's shape. Values that have a syntax of their own (durations, sizes, URLs)
+// are parsed while deserialising, so toml reports their exact position. ----
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    sources_file: Option<Spanned<String>>,
+    server: Option<RawServer>,
+    store: Option<RawStore>,
+    fetch: Option<RawFetch>,
+    #[serde(default)]
+    source: Vec<RawSource>,
+    #[serde(default)]
+    channel: Vec<RawChannel>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSourcesFile {
+    #[serde(default)]
+    source: Vec<RawSource>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    listen: Option<Spanned<String>>,
+    base_url: Option<HttpUrl>,
+}
+
+impl RawServer {
+    fn validate(self, at: Located<'_>) -> Result<ServerConfig, ConfigError> {
+        let listen = match self.listen {
+            Some(l) => {
+                if l.get_ref().parse::<std::net::SocketAddr>().is_err() {
+                    return Err(at.error(
+                        &l,
+                        "server.listen",
+                        format!(
+                            "invalid address `{}`: expected IP:PORT such as 127.0.0.1:8080",
+                            l.get_ref()
+                        ),
+                    ));
+                }
+                l.into_inner()
+            }
+            None => "127.0.0.1:8080".to_string(),
+        };
+        let base_url = match self.base_url {
+            Some(u) => u.0,
+            None => Url::parse(&format!("http://{listen}/")).map_err(|e| {
+                at.error_at(0, Some("server.base_url"), format!("cannot derive: {e}"))
+            })?,
+        };
+        Ok(ServerConfig { listen, base_url })
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawStore {
+    path: Option<Spanned<String>>,
+    retention: Option<HumanDuration>,
+}
+
+impl RawStore {
+    fn validate(self, at: Located<'_>, dir: &Path) -> Result<StoreConfig, ConfigError> {
+        let path = match self.path {
+            Some(p) if p.get_ref().trim().is_empty() => {
+                return Err(at.error(&p, "store.path", "empty path".into()))
+            }
+            Some(p) => dir.join(p.get_ref()),
+            None => dir.join("data/relais.db"),
+        };
+        Ok(StoreConfig {
+            path,
+            retention: self
+                .retention
+                .map_or(Duration::from_secs(400 * 86_400), |d| d.0),
+        })
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawFetch {
+    interval: Option<HumanDuration>,
+    timeout: Option<HumanDuration>,
+    connect_timeout: Option<HumanDuration>,
+    max_body: Option<ByteSize>,
+    concurrency: Option<Count>,
+    per_host: Option<Count>,
+    user_agent: Option<String>,
+    allow_private: Option<bool>,
+    max_backoff: Option<HumanDuration>,
+}
+
+impl RawFetch {
+    fn validate(self, base_url: &Url) -> FetchConfig {
+        let d = FetchConfig::default();
+        FetchConfig {
+            interval: self.interval.map_or(d.interval, |v| v.0),
+            timeout: self.timeout.map_or(d.timeout, |v| v.0),
+            connect_timeout: self.connect_timeout.map_or(d.connect_timeout, |v| v.0),
+            max_body: self.max_body.map_or(d.max_body, |v| v.0),
+            concurrency: self.concurrency.map_or(d.concurrency, |v| v.0),
+            per_host: self.per_host.map_or(d.per_host, |v| v.0),
+            user_agent: self
+                .user_agent
+                .unwrap_or_else(|| format!("{} (+{})", d.user_agent, base_url)),
+            allow_private: self.allow_private.unwrap_or(d.allow_private),
+            max_backoff: self.max_backoff.map_or(d.max_backoff, |v| v.0),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    id: Spanned<String>,
+    title: Option<String>,
+    url: Spanned<String>,
+    site: Option<HttpUrl>,
+    interval: Option<HumanDuration>,
+    #[serde(default)]
+    tags: Vec<String>,
+    lang: Option<String>,
+    #[serde(default)]
+    paused: bool,
+}
+
+impl RawSource {
+    fn validate(self, at: Located<'_>, dir: &Path, key: &str) -> Result<Source, ConfigError> {
+        let location = location(self.url.get_ref(), dir)
+            .map_err(|message| at.error(&self.url, &format!("{key}.url"), message))?;
+        let id = self.id.into_inner();
+        Ok(Source {
+            title: self.title.unwrap_or_else(|| id.clone()),
+            id,
+            location,
+            site: self.site.map(|u| u.0),
+            interval: self.interval.map(|d| d.0),
+            tags: self.tags,
+            lang: self.lang,
+            paused: self.paused,
+        })
+    }
+}
+
+/// A source `url`: an http(s) URL, a `file:` URL, or a path (relative to the config's
+/// folder).
+fn location(value: &str, dir: &Path) -> Result<Location, String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err("empty url".into());
+    }
+    match Url::parse(value) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+            Ok(Location::Http(url))
+        }
+        Ok(url) if url.scheme() == "file" => url
+            .to_file_path()
+            .map(Location::File)
+            .map_err(|()| format!("invalid file url `{value}`")),
+        // One letter is a Windows drive or a relative path such as `c:feed.xml`; anything
+        // else is a scheme relais cannot fetch.
+        Ok(url) if url.scheme().len() > 1 => Err(format!(
+            "unsupported scheme `{}` in `{value}`: use http, https or a file path",
+            url.scheme()
+        )),
+        _ => Ok(Location::File(dir.join(value))),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawChannel {
+    id: Spanned<String>,
+    title: Option<String>,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    sources: Vec<Spanned<String>>,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    include: Vec<Spanned<String>>,
+    #[serde(default)]
+    exclude: Vec<Spanned<String>>,
+    lang: Option<String>,
+    max_items: Option<Spanned<i64>>,
+}
+
+impl RawChannel {
+    fn validate(self, at: Located<'_>, key: &str) -> Result<Channel, ConfigError> {
+        for (name, phrases) in [("include", &self.include), ("exclude", &self.exclude)] {
+            if let Some(empty) = phrases.iter().find(|p| p.get_ref().trim().is_empty()) {
+                return Err(at.error(empty, &format!("{key}.{name}"), "empty phrase".into()));
+            }
+        }
+        let max_items = match self.max_items {
+            Some(m) if !(1..=1000).contains(m.get_ref()) => {
+                return Err(at.error(
+                    &m,
+                    &format!("{key}.max_items"),
+                    format!("{} is out of range: use 1 to 1000", m.get_ref()),
+                ))
+            }
+            Some(m) => m.into_inner() as usize,
+            None => 50,
+        };
+        let id = self.id.into_inner();
+        Ok(Channel {
+            title: self.title.unwrap_or_else(|| id.clone()),
+            id,
+            description: self.description,
+            sources: self.sources.into_iter().map(Spanned::into_inner).collect(),
+            tags: self.tags,
+            include: self.include.into_iter().map(Spanned::into_inner).collect(),
+            exclude: self.exclude.into_iter().map(Spanned::into_inner).collect(),
+            lang: self.lang,
+            max_items,
+        })
+    }
+}
+
+/// A humantime duration ("90s", "30m", "1h", "7d"), more than zero.
+struct HumanDuration(Duration);
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        match humantime::parse_duration(s.trim()) {
+            Ok(v) if v.is_zero() => Err(serde::de::Error::custom(format!(
+                "invalid duration `{s}`: must be more than zero"
+            ))),
+            Ok(v) => Ok(HumanDuration(v)),
+            Err(e) => Err(serde::de::Error::custom(format!(
+                "invalid duration `{s}`: {e} (use e.g. \"90s\", \"30m\", \"1h\", \"7d\")"
+            ))),
+        }
+    }
+}
+
+/// A size: "512KiB", "10MiB", "1GB", or a number of bytes.
+struct ByteSize(u64);
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Bytes(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Bytes(n) if n > 0 => Ok(ByteSize(n)),
+            Raw::Bytes(_) => Err(serde::de::Error::custom("size must be more than zero")),
+            Raw::Text(s) => parse_size(&s).map(ByteSize).ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "invalid size `{s}` (use e.g. \"512KiB\", \"10MiB\")"
+                ))
+            }),
+        }
+    }
+}
+
+/// Parse "10MiB", "512 KiB", "1GB", "2048": binary (KiB, MiB, GiB) and decimal (kB, MB,
+/// GB) units, case-insensitive; `None` for zero, overflow or an unknown unit.
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        _ => return None,
+    };
+    number.checked_mul(factor).filter(|&n| n > 0)
+}
+
+/// A positive count (concurrency limits).
+struct Count(usize);
+
+impl<'de> Deserialize<'de> for Count {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = i64::deserialize(d)?;
+        match usize::try_from(n) {
+            Ok(n) if (1..=10_000).contains(&n) => Ok(Count(n)),
+            _ => Err(serde::de::Error::custom(format!(
+                "{n} is out of range: use 1 to 10000"
+            ))),
+        }
+    }
+}
+
+/// An absolute http(s) URL.
+struct HttpUrl(Url);
+
+impl<'de> Deserialize<'de> for HttpUrl {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        match Url::parse(s.trim()) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(HttpUrl(u)),
+            Ok(u) => Err(serde::de::Error::custom(format!(
+                "invalid url `{s}`: scheme `{}` is not http or https",
+                u.scheme()
+            ))),
+            Err(e) => Err(serde::de::Error::custom(format!("invalid url `{s}`: {e}"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[server]
+listen = "127.0.0.1:0"
+base_url = "https://veille.example.org"
+
+[store]
+path = "state/db"
+retention = "30d"
+
+[fetch]
+interval = "15m"
+max_body = "2MiB"
+per_host = 1
+
+[[source]]
+id = "ciedel"
+title = "CIEDEL"
+url = "https://ciedel.example.org/feed.xml"
+tags = ["formation"]
+
+[[source]]
+id = "local"
+url = "demo/local.rss"
+interval = "1h"
+
+[[channel]]
+id = "tout"
+title = "Tout"
+include = ["coopération décentralisée"]
+"#;
+
+    fn error_of(text: &str) -> String {
+        match Config::parse(text, Path::new("/etc/relais/relais.toml")) {
+            Ok(_) => panic!("expected an error for:\n{text}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_good_file_is_read_with_paths_relative_to_it() {
+        let c = Config::parse(GOOD, Path::new("/etc/relais/relais.toml")).unwrap();
+        assert_eq!(c.server.listen, "127.0.0.1:0");
+        assert_eq!(c.store.path, PathBuf::from("/etc/relais/state/db"));
+        assert_eq!(c.store.retention, Duration::from_secs(30 * 86_400));
+        assert_eq!(c.fetch.interval, Duration::from_secs(900));
+        assert_eq!(c.fetch.max_body, 2 * 1024 * 1024);
+        assert_eq!(c.fetch.per_host, 1);
+        assert_eq!(c.fetch.concurrency, 16);
+        assert_eq!(
+            c.fetch.user_agent,
+            "relais/0.1.0 (+https://veille.example.org/)"
+        );
+        assert_eq!(c.sources.len(), 2);
+        assert_eq!(c.sources[1].title, "local");
+        assert_eq!(
+            c.sources[1].location,
+            Location::File(PathBuf::from("/etc/relais/demo/local.rss"))
+        );
+        assert_eq!(c.interval_of(&c.sources[1]), Duration::from_secs(3600));
+        assert_eq!(c.interval_of(&c.sources[0]), Duration::from_secs(900));
+        assert_eq!(c.channels[0].max_items, 50);
+    }
+
+    #[test]
+    fn errors_name_file_line_column_and_key() {
+        let cases: &[(&str, &str, &str)] = &[
+            (
+                "[server]\nlisten = \"127.0.0.1:8080\"\nlisen = \"x\"\n",
+                "/etc/relais/relais.toml:3:1: server.lisen: unknown field `lisen`",
+                "unknown key",
+            ),
+            (
+                "[fetch]\ninterval = \"5 minutes please\"\n",
+                "/etc/relais/relais.toml:2:12: fetch.interval: invalid duration `5 minutes please`",
+                "bad duration",
+            ),
+            (
+                "[fetch]\ntimeout = \"0s\"\n",
+                "/etc/relais/relais.toml:2:11: fetch.timeout: invalid duration `0s`: must be more than zero",
+                "zero duration",
+            ),
+            (
+                "[fetch]\nmax_body = \"10 parsecs\"\n",
+                "/etc/relais/relais.toml:2:12: fetch.max_body: invalid size `10 parsecs`",
+                "bad size",
+            ),
+            (
+                "[server]\nbase_url = \"ftp://example.org/\"\n",
+                "/etc/relais/relais.toml:2:12: server.base_url: invalid url `ftp://example.org/`: scheme `ftp` is not http or https",
+                "bad url scheme",
+            ),
+            (
+                "[server]\nlisten = \"localhost\"\n",
+                "/etc/relais/relais.toml:2:10: server.listen: invalid address `localhost`",
+                "bad listen",
+            ),
+            (
+                "[[source]]\nid = \"a\"\nurl = \"a.rss\"\n\n[[source]]\nid = \"a\"\nurl = \"b.rss\"\n",
+                "/etc/relais/relais.toml:6:6: source[2].id: duplicate source id `a`",
+                "duplicate id",
+            ),
+            (
+                "[[source]]\nid = \"Cap Rural\"\nurl = \"a.rss\"\n",
+                "/etc/relais/relais.toml:2:6: source[1].id: invalid id `Cap Rural`",
+                "bad id",
+            ),
+            (
+                "[[source]]\nid = \"a\"\nurl = \"gopher://x.org/\"\n",
+                "/etc/relais/relais.toml:3:7: source[1].url: unsupported scheme `gopher`",
+                "bad source url",
+            ),
+            (
+                "[[source]]\nid = \"a\"\nurl = \"a.rss\"\n[[source]]\nid = \"b\"\n",
+                "/etc/relais/relais.toml:4:1: source[2]: missing field `url`",
+                "missing url",
+            ),
+            (
+                "[[source]]\nid = \"a\"\nurl = \"a.rss\"\n[[channel]]\nid = \"c\"\nsources = [\n  \"a\",\n  \"b\",\n]\n",
+                "/etc/relais/relais.toml:8:3: channel[1].sources: no source has the id `b`",
+                "unknown source in channel",
+            ),
+            (
+                "[[channel]]\nid = \"c\"\nmax_items = 0\n",
+                "/etc/relais/relais.toml:3:13: channel[1].max_items: 0 is out of range",
+                "max_items",
+            ),
+            (
+                "[server\nlisten = 1\n",
+                "/etc/relais/relais.toml:1:",
+                "toml syntax",
+            ),
+        ];
+        for (text, expected, what) in cases {
+            let got = error_of(text);
+            assert!(
+                got.starts_with(expected),
+                "{what}: expected `{expected}…`, got `{got}`"
+            );
+        }
+    }
+
+    #[test]
+    fn a_sources_file_adds_sources_and_its_errors_name_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let main = dir.path().join("relais.toml");
+        std::fs::write(
+            &main,
+            "sources_file = \"sources.toml\"\n[[source]]\nid = \"a\"\nurl = \"a.rss\"\n",
+        )
+        .unwrap();
+        // Absent: no extra sources, no error.
+        assert_eq!(Config::load(&main).unwrap().sources.len(), 1);
+        std::fs::write(
+            dir.path().join("sources.toml"),
+            "[[source]]\nid = \"b\"\nurl = \"https://b.example.org/feed\"\n",
+        )
+        .unwrap();
+        let c = Config::load(&main).unwrap();
+        assert_eq!(c.sources.len(), 2);
+        std::fs::write(
+            dir.path().join("sources.toml"),
+            "[[source]]\nid = \"a\"\nurl = \"https://b.example.org/feed\"\n",
+        )
+        .unwrap();
+        let e = Config::load(&main).unwrap_err().to_string();
+        assert!(
+            e.contains("sources.toml:2:6: source[1].id: duplicate source id `a`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("10MiB"), Some(10 << 20));
+        assert_eq!(parse_size("512 KiB"), Some(512 << 10));
+        assert_eq!(parse_size("1GB"), Some(1_000_000_000));
+        assert_eq!(parse_size("2048"), Some(2048));
+        assert_eq!(parse_size("0MiB"), None);
+        assert_eq!(parse_size("MiB"), None);
+        assert_eq!(parse_size("99999999999999999999GiB"), None);
+        assert_eq!(parse_size("10 parsecs"), None);
     }
 }

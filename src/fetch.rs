@@ -37,7 +37,9 @@ pub enum Fetched {
     NotModified,
     Body(Body),
     /// 410: the publisher says the feed is gone for good.
-    Gone { status: u16 },
+    Gone {
+        status: u16,
+    },
 }
 
 /// Why a fetch failed. Every message names the URL or path.
