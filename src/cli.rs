@@ -1,1 +1,495 @@
-//! cli
+//! The command line: clap definitions and one function per command. Commands print
+//! results on stdout (one JSON document with `--json`) and leave logs to stderr. Every
+//! error becomes one line naming the file, source or key; `main` maps it to exit code 1.
+
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context as _};
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand, ValueEnum};
+use serde_json::json;
+
+use crate::config::{Config, Location};
+use crate::fetch::Fetcher;
+use crate::model::{Item, SourceState, SourceStatus};
+use crate::normalise::{self, Context};
+use crate::parse;
+use crate::refresh::{Outcome, Refresher};
+use crate::store::{ItemQuery, Store};
+
+/// relais — polls a network's partner feeds, keeps every item, republishes curated
+/// channels.
+#[derive(Debug, Parser)]
+#[command(name = "relais", version, about, long_about = None)]
+pub struct Cli {
+    /// Configuration file [default: $RELAIS_CONFIG, then ./config/relais.toml]
+    #[arg(long, global = true, env = "RELAIS_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Log format on stderr (the level comes from RUST_LOG).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: poll sources, serve HTTP; stops cleanly on SIGINT/SIGTERM.
+    ///
+    /// Example: relais --config config/demo.toml run
+    Run,
+    /// Validate the configuration and print a summary (exit 0 valid, 1 invalid).
+    ///
+    /// Example: relais --config /etc/relais/relais.toml check
+    Check,
+    /// Poll now: every source, or the ones named; one line per source.
+    ///
+    /// Example: relais fetch --source ciedel --source cuf
+    Fetch {
+        /// A source id (repeatable).
+        #[arg(long = "source", value_name = "ID")]
+        sources: Vec<String>,
+    },
+    /// List sources with their health (last success, last error, failures, next poll).
+    ///
+    /// Example: relais sources --json
+    Sources {
+        #[arg(long)]
+        json: bool,
+    },
+    /// List stored items, newest first.
+    ///
+    /// Example: relais items --source ciedel --limit 5
+    Items {
+        /// Only this source's items.
+        #[arg(long, value_name = "ID")]
+        source: Option<String>,
+        /// At most this many items.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Parse and normalise one feed file offline: no store, no network.
+    ///
+    /// Example: relais parse config/demo/ciedel.rss --url https://ciedel.example.org/feed.rss --json
+    Parse {
+        file: PathBuf,
+        /// The URL the file was fetched from, to resolve relative links.
+        #[arg(long)]
+        url: Option<url::Url>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the whole store as JSON lines.
+    ///
+    /// Example: relais backup --out relais-2026-11-25.jsonl
+    Backup {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Load a backup (JSON lines) into an empty store.
+    ///
+    /// Example: relais restore relais-2026-11-25.jsonl
+    Restore { file: PathBuf },
+}
+
+/// The configuration file to use: `--config`, `$RELAIS_CONFIG` (clap reads both), then
+/// ./config/relais.toml.
+fn config_path(cli: &Cli) -> PathBuf {
+    cli.config
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("config/relais.toml"))
+}
+
+fn load_config(cli: &Cli) -> anyhow::Result<Config> {
+    Ok(Config::load(&config_path(cli))?)
+}
+
+fn open_store(config: &Config) -> anyhow::Result<Store> {
+    Ok(Store::open(&config.store.path)?)
+}
+
+/// Run the command line. Errors are meant for a human: one line, naming what is wrong.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        Command::Run => run_daemon(load_config(&cli)?),
+        Command::Check => check(&cli),
+        Command::Fetch { sources } => fetch(load_config(&cli)?, sources),
+        Command::Sources { json } => sources(&load_config(&cli)?, *json),
+        Command::Items {
+            source,
+            limit,
+            json,
+        } => items(&load_config(&cli)?, source.as_deref(), *limit, *json),
+        Command::Parse { file, url, json } => parse_file(file, url.as_ref(), *json),
+        Command::Backup { out } => backup(&load_config(&cli)?, out),
+        Command::Restore { file } => restore(&load_config(&cli)?, file),
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn run_daemon(config: Config) -> anyhow::Result<()> {
+    runtime()?.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&config.server.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+        let address = listener.local_addr()?;
+        // The one line a newcomer needs, on stdout whatever the log settings.
+        println!("relais: serving on http://{address}/ (Ctrl-C to stop)");
+        crate::daemon::run(config, listener, shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
+
+fn check(cli: &Cli) -> anyhow::Result<()> {
+    let path = config_path(cli);
+    let config = Config::load(&path)?;
+    let files = config
+        .sources
+        .iter()
+        .filter(|s| matches!(s.location, Location::File(_)))
+        .count();
+    let paused = config.sources.iter().filter(|s| s.paused).count();
+    println!("{}: ok", path.display());
+    println!(
+        "  sources:  {} ({} http, {} local files, {} paused)",
+        config.sources.len(),
+        config.sources.len() - files,
+        files,
+        paused
+    );
+    println!("  channels: {}", config.channels.len());
+    println!("  store:    {}", config.store.path.display());
+    println!(
+        "  server:   {} (public URL {})",
+        config.server.listen, config.server.base_url
+    );
+    println!(
+        "  fetch:    every {}, timeout {}, at most {} at once ({} per host), body ≤ {} bytes{}",
+        humantime::format_duration(config.fetch.interval),
+        humantime::format_duration(config.fetch.timeout),
+        config.fetch.concurrency,
+        config.fetch.per_host,
+        config.fetch.max_body,
+        if config.fetch.allow_private {
+            ", private addresses allowed"
+        } else {
+            ""
+        }
+    );
+    for source in config.sources.iter() {
+        if let Location::File(path) = &source.location {
+            if !path.exists() {
+                println!(
+                    "  warning: source `{}`: {} does not exist (yet)",
+                    source.id,
+                    path.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn fetch(config: Config, only: &[String]) -> anyhow::Result<()> {
+    for id in only {
+        if config.source(id).is_none() {
+            bail!("no source has the id `{id}` in {}", config.path.display());
+        }
+    }
+    let store = Arc::new(open_store(&config)?);
+    let config = Arc::new(config);
+    runtime()?.block_on(async move {
+        let refresher = Arc::new(Refresher {
+            config: Arc::clone(&config),
+            fetcher: Fetcher::new(&config.fetch)?,
+            store: Arc::clone(&store),
+        });
+        let chosen: Vec<_> = config
+            .sources
+            .iter()
+            .filter(|s| {
+                if only.is_empty() {
+                    !s.paused
+                } else {
+                    only.contains(&s.id)
+                }
+            })
+            .cloned()
+            .collect();
+        let mut tasks = tokio::task::JoinSet::new();
+        for source in chosen {
+            let refresher = Arc::clone(&refresher);
+            tasks.spawn(async move { refresher.refresh(&source, Utc::now()).await });
+        }
+        let mut out = std::io::stdout().lock();
+        while let Some(done) = tasks.join_next().await {
+            let report = done.context("a poll task failed")?;
+            crate::poll::log_report(&report);
+            let status = report
+                .status
+                .map_or_else(|| "-".to_string(), |s| s.to_string());
+            let detail = match &report.outcome {
+                Outcome::Stored {
+                    new,
+                    updated,
+                    unchanged,
+                } => format!("{new} new, {updated} updated, {unchanged} unchanged"),
+                Outcome::NotModified => "not modified".to_string(),
+                Outcome::Unchanged => "unchanged body".to_string(),
+                Outcome::Retired => "gone (410): source retired".to_string(),
+                Outcome::Failed { error } => error.clone(),
+            };
+            writeln!(
+                out,
+                "{:<20} {:<12} {:>3}  {}  ({} ms)",
+                report.source,
+                report.outcome.label(),
+                status,
+                detail,
+                report.duration.as_millis()
+            )?;
+        }
+        store.flush()?;
+        Ok(())
+    })
+}
+
+fn sources(config: &Config, json: bool) -> anyhow::Result<()> {
+    let store = open_store(config)?;
+    let mut rows = Vec::with_capacity(config.sources.len());
+    for source in &config.sources {
+        let state = store.source_state(&source.id)?;
+        let items = store.count_items(Some(&source.id))?;
+        rows.push((source, state, items));
+    }
+    let mut out = std::io::stdout().lock();
+    if json {
+        let list: Vec<_> = rows
+            .iter()
+            .map(|(source, state, items)| source_json(source, state.as_ref(), *items))
+            .collect();
+        serde_json::to_writer_pretty(&mut out, &json!({ "sources": list }))?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    for (source, state, items) in &rows {
+        let status = SourceStatus::of(state.as_ref(), source.paused);
+        let s = state.as_ref();
+        let when = |d: Option<DateTime<Utc>>| d.map_or_else(|| "never".into(), short_time);
+        let health = match status {
+            SourceStatus::Failing => format!(
+                "failing since {} ({} failures)",
+                when(s.and_then(|s| s.failing_since)),
+                s.map_or(0, |s| s.failures)
+            ),
+            SourceStatus::Retired => {
+                format!("retired {}", when(s.and_then(|s| s.retired_at)))
+            }
+            other => other.as_str().to_string(),
+        };
+        writeln!(out, "{:<20} {}", source.id, health)?;
+        writeln!(out, "    {} — {}", source.title, source.location)?;
+        writeln!(
+            out,
+            "    {items} items; last success {}; next poll {}",
+            when(s.and_then(|s| s.last_success)),
+            when(s.and_then(|s| s.next_poll)),
+        )?;
+        if let Some(error) = s.and_then(|s| s.last_error.as_deref()) {
+            writeln!(out, "    last error: {error}")?;
+        }
+    }
+    Ok(())
+}
+
+fn source_json(
+    source: &crate::config::Source,
+    state: Option<&SourceState>,
+    items: u64,
+) -> serde_json::Value {
+    let status = SourceStatus::of(state, source.paused);
+    json!({
+        "id": source.id,
+        "title": source.title,
+        "url": source.location.to_string(),
+        "status": status.as_str(),
+        "last_success": state.and_then(|s| s.last_success),
+        "last_error": state.and_then(|s| s.last_error.clone()),
+        "failures": state.map_or(0, |s| s.failures),
+        "failing_since": state.and_then(|s| s.failing_since),
+        "next_poll": state.and_then(|s| s.next_poll),
+        "last_status": state.and_then(|s| s.last_status),
+        "last_new_item": state.and_then(|s| s.last_new_item),
+        "retired_at": state.and_then(|s| s.retired_at),
+        "permanent_url": state.and_then(|s| s.permanent_url.clone()),
+        "items": items,
+    })
+}
+
+fn items(config: &Config, source: Option<&str>, limit: usize, json: bool) -> anyhow::Result<()> {
+    if let Some(id) = source {
+        if config.source(id).is_none() {
+            bail!("no source has the id `{id}` in {}", config.path.display());
+        }
+    }
+    let store = open_store(config)?;
+    let items = store.items(&ItemQuery {
+        source: source.map(str::to_string),
+        limit: Some(limit),
+    })?;
+    print_items(&items, json, None)
+}
+
+fn print_items(items: &[Item], json: bool, feed: Option<serde_json::Value>) -> anyhow::Result<()> {
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    if json {
+        let doc = match feed {
+            Some(feed) => json!({ "feed": feed, "items": items }),
+            None => json!({ "items": items }),
+        };
+        serde_json::to_writer_pretty(&mut out, &doc)?;
+        writeln!(out)?;
+    } else {
+        for item in items {
+            writeln!(
+                out,
+                "{}  {:<14} {}",
+                short_time(item.published),
+                item.source.as_deref().unwrap_or("-"),
+                item.title
+            )?;
+            if let Some(url) = &item.url {
+                writeln!(out, "{:18}{url}", "")?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// The largest file `relais parse` reads: far beyond any real feed, short of exhausting
+/// memory on a mistaken argument.
+const PARSE_MAX: u64 = 256 * 1024 * 1024;
+
+fn parse_file(file: &Path, url: Option<&url::Url>, json: bool) -> anyhow::Result<()> {
+    let size = std::fs::metadata(file)
+        .with_context(|| format!("{}: cannot read", file.display()))?
+        .len();
+    if size > PARSE_MAX {
+        bail!(
+            "{}: {} bytes is more than relais parses ({PARSE_MAX})",
+            file.display(),
+            size
+        );
+    }
+    let bytes = std::fs::read(file).with_context(|| format!("{}: cannot read", file.display()))?;
+    let feed =
+        parse::parse(&bytes, None).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    let cx = Context {
+        source: None,
+        document_url: url,
+        default_lang: None,
+        now: Utc::now(),
+    };
+    let items = normalise::normalise(&feed, &cx);
+    if !json {
+        let mut err = std::io::stderr().lock();
+        writeln!(
+            err,
+            "{}: {} — {} items{}",
+            file.display(),
+            feed.title.as_deref().unwrap_or("(untitled feed)"),
+            items.len(),
+            if feed.repairs.is_empty() {
+                String::new()
+            } else {
+                format!(" (repaired: {})", feed.repairs.join(", "))
+            }
+        )?;
+    }
+    let meta = json!({
+        "title": feed.title,
+        "link": feed.link,
+        "lang": feed.lang,
+        "kind": feed.kind.map(|k| k.as_str()),
+        "repairs": feed.repairs,
+    });
+    print_items(&items, json, Some(meta))
+}
+
+fn backup(config: &Config, out: &Path) -> anyhow::Result<()> {
+    let store = open_store(config)?;
+    // Write beside the target and rename, so a failed backup never leaves a truncated
+    // file under the name an operator will trust.
+    let partial = out.with_extension("partial");
+    let file = std::fs::File::create(&partial)
+        .with_context(|| format!("{}: cannot create", partial.display()))?;
+    let mut writer = BufWriter::new(file);
+    let stats = store.backup(&mut writer)?;
+    writer
+        .into_inner()
+        .map_err(|e| e.into_error())
+        .and_then(|f| f.sync_all())
+        .with_context(|| format!("{}: cannot write", partial.display()))?;
+    std::fs::rename(&partial, out)
+        .with_context(|| format!("{}: cannot rename to {}", partial.display(), out.display()))?;
+    eprintln!("{}: {stats}", out.display());
+    Ok(())
+}
+
+fn restore(config: &Config, file: &Path) -> anyhow::Result<()> {
+    let input =
+        std::fs::File::open(file).with_context(|| format!("{}: cannot open", file.display()))?;
+    let store = open_store(config)?;
+    let stats = store
+        .restore(&mut BufReader::new(input) as &mut dyn BufRead)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+    eprintln!("{}: restored {stats}", file.display());
+    Ok(())
+}
+
+fn short_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M").to_string()
+}

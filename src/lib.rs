@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod fetch;
 pub mod model;
 pub mod normalise;

@@ -1,1 +1,38 @@
-fn main() {}
+//! The `relais` binary: parse the command line, start logging, run the command, map the
+//! outcome to an exit code. Everything else lives in the library.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use relais::cli::{self, Cli, Command, LogFormat};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    start_logging(&cli);
+    match cli::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // One line, naming the file, source or key: `{:#}` joins the context chain.
+            eprintln!("relais: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Logs go to stderr. The daemon logs at info by default; one-shot commands only warn,
+/// so their stdout stays the answer. RUST_LOG overrides either.
+fn start_logging(cli: &Cli) {
+    let default = match cli.command {
+        Command::Run => "info",
+        _ => "warn",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}

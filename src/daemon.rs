@@ -1,0 +1,119 @@
+//! The daemon (`relais run`): open the store, start polling and serving, and stop cleanly
+//! when asked. It receives its listener and its shutdown signal from the caller, so tests
+//! run it on port 0 and stop it without signals.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::fetch::{FetchError, Fetcher};
+use crate::poll;
+use crate::refresh::Refresher;
+use crate::server::{self, AppState};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot set up fetching: {0}")]
+    Fetch(#[from] FetchError),
+    #[error("http server: {0}")]
+    Serve(std::io::Error),
+    #[error("{0}")]
+    Task(String),
+}
+
+/// How often old items are pruned (and once shortly after start).
+const PRUNE_EVERY: Duration = Duration::from_secs(24 * 3600);
+
+/// Run until `shutdown` completes: polls in flight are cancelled, the server finishes the
+/// requests under way, and the store is flushed before returning.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), DaemonError> {
+    let config = Arc::new(config);
+    let store = {
+        let path = config.store.path.clone();
+        tokio::task::spawn_blocking(move || Store::open(&path))
+            .await
+            .map_err(|e| DaemonError::Task(e.to_string()))??
+    };
+    let store = Arc::new(store);
+    let fetcher = Fetcher::new(&config.fetch)?;
+    let refresher = Arc::new(Refresher {
+        config: Arc::clone(&config),
+        fetcher,
+        store: Arc::clone(&store),
+    });
+
+    let address = listener.local_addr().map_err(DaemonError::Serve)?;
+    tracing::info!(
+        %address,
+        sources = config.sources.len(),
+        channels = config.channels.len(),
+        store = %config.store.path.display(),
+        "relais is running: http://{address}/"
+    );
+
+    let (stop, stopped) = watch::channel(false);
+    let wait_stop = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let state = AppState {
+        config: Arc::clone(&config),
+        store: Arc::clone(&store),
+    };
+    let server = tokio::spawn(server::serve(listener, state, wait_stop(stopped.clone())));
+    let polling = tokio::spawn(poll::run(Arc::clone(&refresher), stopped.clone()));
+    let pruning = tokio::spawn(prune_loop(
+        Arc::clone(&store),
+        config.store.retention,
+        stopped.clone(),
+    ));
+
+    shutdown.await;
+    tracing::info!("shutting down: cancelling polls, finishing requests, flushing the store");
+    let _ = stop.send(true);
+    let served = server.await;
+    let _ = polling.await;
+    let _ = pruning.await;
+    let flushed = tokio::task::spawn_blocking(move || store.flush())
+        .await
+        .map_err(|e| DaemonError::Task(e.to_string()))?;
+    flushed?;
+    tracing::info!("stopped");
+    match served {
+        Ok(result) => result.map_err(DaemonError::Serve),
+        Err(e) => Err(DaemonError::Task(e.to_string())),
+    }
+}
+
+async fn prune_loop(store: Arc<Store>, retention: Duration, mut stopped: watch::Receiver<bool>) {
+    let mut wait = Duration::from_secs(60);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stopped.wait_for(|s| *s) => return,
+        }
+        wait = PRUNE_EVERY;
+        let cutoff =
+            Utc::now() - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+        let store = Arc::clone(&store);
+        match tokio::task::spawn_blocking(move || store.prune(cutoff)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => {
+                tracing::info!(pruned = n, cutoff = %cutoff.to_rfc3339(), "pruned old items")
+            }
+            Ok(Err(e)) => tracing::error!(error = %e, "pruning failed"),
+            Err(e) => tracing::error!(error = %e, "pruning task failed"),
+        }
+    }
+}
