@@ -178,3 +178,44 @@ impl SourceStatus {
         }
     }
 }
+
+/// One announcement as subscribers see it: its primary item, and the other partners'
+/// appearances of it. Channels, feeds, pages and the digest list stories, so that a
+/// cross-posted announcement appears once and credits every partner.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Story {
+    pub id: String,
+    /// The primary item: the earliest appearance, or the operator's choice.
+    pub item: Item,
+    /// Every other appearance, oldest first.
+    pub also: Vec<Appearance>,
+}
+
+impl Story {
+    /// A story of one item (what every item is until another partner posts it too).
+    pub fn single(item: Item) -> Story {
+        let id = format!("{}/{}", item.source.as_deref().unwrap_or("-"), item.id);
+        Story {
+            id,
+            item,
+            also: Vec::new(),
+        }
+    }
+
+    /// Every source credited, the primary first.
+    pub fn sources(&self) -> impl Iterator<Item = &str> {
+        self.item
+            .source
+            .as_deref()
+            .into_iter()
+            .chain(self.also.iter().map(|a| a.source.as_str()))
+    }
+}
+
+/// Another partner's appearance of a story.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Appearance {
+    pub source: String,
+    pub url: Option<String>,
+    pub published: DateTime<Utc>,
+}

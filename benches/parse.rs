@@ -1,0 +1,69 @@
+//! Parse-only throughput on the feed farm (see bench/README.md): feed-rs alone (the
+//! ceiling), relais's parse (decode + repair + feed-rs + mapping), and parse + normalise.
+//! Reads every file of `$RELAIS_FARM` (default bench/out/farm/feeds) into memory first, so
+//! only CPU is measured. Run through `bench/run.sh`, or:
+//!
+//!     python3 bench/gen_farm.py && cargo bench --bench parse
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use chrono::Utc;
+
+fn main() {
+    let dir = std::env::var_os("RELAIS_FARM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("bench/out/farm/feeds"));
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        eprintln!(
+            "no farm at {}: run `python3 bench/gen_farm.py` first",
+            dir.display()
+        );
+        return;
+    };
+    let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    files.sort();
+    let docs: Vec<Vec<u8>> = files.iter().filter_map(|p| std::fs::read(p).ok()).collect();
+    let bytes: usize = docs.iter().map(Vec::len).sum();
+    println!(
+        "farm: {} files, {:.1} MiB in {}",
+        docs.len(),
+        bytes as f64 / (1 << 20) as f64,
+        dir.display()
+    );
+
+    let rounds = 3;
+    let mut report = |name: &str, f: &dyn Fn(&[u8]) -> usize| {
+        let mut best = f64::MAX;
+        let mut items = 0;
+        for _ in 0..rounds {
+            let start = Instant::now();
+            items = docs.iter().map(|d| f(d)).sum::<usize>();
+            best = best.min(start.elapsed().as_secs_f64());
+        }
+        println!(
+            "{name:<28} {items:>8} items  {best:>8.3} s  {:>10.0} items/s  {:>7.1} µs/item (best of {rounds})",
+            items as f64 / best,
+            best * 1e6 / items.max(1) as f64
+        );
+    };
+
+    report("feed-rs parse only", &|d| {
+        feed_rs::parser::parse(d).map_or(0, |f| f.entries.len())
+    });
+    report("relais parse", &|d| {
+        relais::parse::parse(d, None).map_or(0, |f| f.entries.len())
+    });
+    let now = Utc::now();
+    report("relais parse + normalise", &|d| {
+        relais::parse::parse(d, None).map_or(0, |f| {
+            let cx = relais::normalise::Context {
+                source: Some("bench"),
+                document_url: None,
+                default_lang: Some("fr"),
+                now,
+            };
+            relais::normalise::normalise(&f, &cx).len()
+        })
+    });
+}
