@@ -92,9 +92,8 @@ impl Store {
         write_line(&mut out, &header)?;
         for entry in self.t.items.iter() {
             let (k, v) = entry.map_err(|e| self.storage(e))?;
-            let r = decode_item(&v).map_err(|m| {
-                self.corrupt(&format!("item {}", String::from_utf8_lossy(&k)), &m)
-            })?;
+            let r = decode_item(&v)
+                .map_err(|m| self.corrupt(&format!("item {}", String::from_utf8_lossy(&k)), &m))?;
             write_line(
                 &mut out,
                 &Line::Item {
@@ -192,7 +191,7 @@ impl Store {
                 header_seen = true;
                 continue;
             }
-            let line: Line = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
+            let line = parse_line(text).map_err(bad)?;
             validate(&line).map_err(bad)?;
             pending.push((lineno, line));
             if pending.len() >= RESTORE_CHUNK {
@@ -228,86 +227,89 @@ impl Store {
             &t.tombstones,
             &t.counts,
         )
-            .transaction(|(items_t, by_time, by_source, ids, sources, tombs, counts)| {
-                let mut added = RestoreStats::default();
-                let mut per_source: HashMap<&str, i64> = HashMap::new();
-                let dup = |line: usize, what: String| {
-                    ConflictableTransactionError::Abort(StoreError::Restore {
-                        line,
-                        message: format!("duplicate {what}"),
-                    })
-                };
-                for (line, entry) in lines {
-                    let line = *line;
-                    match entry {
-                        Line::Item { first_seen, item } => {
-                            let source = item.source.as_deref().unwrap_or_default();
-                            let prefix = source_prefix(source).unwrap_or_default();
-                            let idk = id_key(&prefix, &item.id);
-                            if ids.get(&idk)?.is_some() {
-                                return Err(dup(line, format!("item {source}/{}", item.id)));
+            .transaction(
+                |(items_t, by_time, by_source, ids, sources, tombs, counts)| {
+                    let mut added = RestoreStats::default();
+                    let mut per_source: HashMap<&str, i64> = HashMap::new();
+                    let dup = |line: usize, what: String| {
+                        ConflictableTransactionError::Abort(StoreError::Restore {
+                            line,
+                            message: format!("duplicate {what}"),
+                        })
+                    };
+                    for (line, entry) in lines {
+                        let line = *line;
+                        match entry {
+                            Line::Item { first_seen, item } => {
+                                let source = item.source.as_deref().unwrap_or_default();
+                                let prefix = source_prefix(source).unwrap_or_default();
+                                let idk = id_key(&prefix, &item.id);
+                                if ids.get(&idk)?.is_some() {
+                                    return Err(dup(line, format!("item {source}/{}", item.id)));
+                                }
+                                let num = items_t.generate_id()?;
+                                let record = ItemRecord {
+                                    first_seen: *first_seen,
+                                    item: item.clone(),
+                                };
+                                let bytes = records::encode_item(&record).map_err(|m| {
+                                    ConflictableTransactionError::Abort(StoreError::Restore {
+                                        line,
+                                        message: m,
+                                    })
+                                })?;
+                                items_t.insert(&num_bytes(num)[..], bytes)?;
+                                by_time.insert(time_key(item.published, num), EMPTY)?;
+                                by_source
+                                    .insert(source_time_key(&prefix, item.published, num), EMPTY)?;
+                                ids.insert(idk, &num_bytes(num)[..])?;
+                                *per_source.entry(source).or_default() += 1;
+                                added.items += 1;
                             }
-                            let num = items_t.generate_id()?;
-                            let record = ItemRecord {
-                                first_seen: *first_seen,
-                                item: item.clone(),
-                            };
-                            let bytes = records::encode_item(&record).map_err(|m| {
-                                ConflictableTransactionError::Abort(StoreError::Restore {
-                                    line,
-                                    message: m,
-                                })
-                            })?;
-                            items_t.insert(&num_bytes(num)[..], bytes)?;
-                            by_time.insert(time_key(item.published, num), EMPTY)?;
-                            by_source.insert(source_time_key(&prefix, item.published, num), EMPTY)?;
-                            ids.insert(idk, &num_bytes(num)[..])?;
-                            *per_source.entry(source).or_default() += 1;
-                            added.items += 1;
-                        }
-                        Line::SourceState { state } => {
-                            if sources.get(state.id.as_bytes())?.is_some() {
-                                return Err(dup(line, format!("source state {}", state.id)));
+                            Line::SourceState { state } => {
+                                if sources.get(state.id.as_bytes())?.is_some() {
+                                    return Err(dup(line, format!("source state {}", state.id)));
+                                }
+                                let bytes = records::encode_state(state).map_err(|m| {
+                                    ConflictableTransactionError::Abort(StoreError::Restore {
+                                        line,
+                                        message: m,
+                                    })
+                                })?;
+                                sources.insert(state.id.as_bytes(), bytes)?;
+                                added.source_states += 1;
                             }
-                            let bytes = records::encode_state(state).map_err(|m| {
-                                ConflictableTransactionError::Abort(StoreError::Restore {
-                                    line,
-                                    message: m,
-                                })
-                            })?;
-                            sources.insert(state.id.as_bytes(), bytes)?;
-                            added.source_states += 1;
-                        }
-                        Line::Tombstone {
-                            source,
-                            id,
-                            pruned_at,
-                            published,
-                        } => {
-                            let idk = id_key(&source_prefix(source).unwrap_or_default(), id);
-                            if tombs.get(&idk)?.is_some() {
-                                return Err(dup(line, format!("tombstone {source}/{id}")));
+                            Line::Tombstone {
+                                source,
+                                id,
+                                pruned_at,
+                                published,
+                            } => {
+                                let idk = id_key(&source_prefix(source).unwrap_or_default(), id);
+                                if tombs.get(&idk)?.is_some() {
+                                    return Err(dup(line, format!("tombstone {source}/{id}")));
+                                }
+                                let record = TombstoneRecord {
+                                    pruned_at: *pruned_at,
+                                    published: *published,
+                                };
+                                let bytes = records::encode(&record).map_err(|m| {
+                                    ConflictableTransactionError::Abort(StoreError::Restore {
+                                        line,
+                                        message: m,
+                                    })
+                                })?;
+                                tombs.insert(idk, bytes)?;
+                                added.tombstones += 1;
                             }
-                            let record = TombstoneRecord {
-                                pruned_at: *pruned_at,
-                                published: *published,
-                            };
-                            let bytes = records::encode(&record).map_err(|m| {
-                                ConflictableTransactionError::Abort(StoreError::Restore {
-                                    line,
-                                    message: m,
-                                })
-                            })?;
-                            tombs.insert(idk, bytes)?;
-                            added.tombstones += 1;
                         }
                     }
-                }
-                for (source, n) in per_source {
-                    add_count(counts, source, n, &path)?;
-                }
-                Ok(added)
-            })
+                    for (source, n) in per_source {
+                        add_count(counts, source, n, &path)?;
+                    }
+                    Ok(added)
+                },
+            )
             .map_err(|e| self.tx_error(e))?;
         stats.items += added.items;
         stats.source_states += added.source_states;
@@ -330,9 +332,7 @@ impl Store {
         ] {
             tree.clear().map_err(|e| self.storage(e))?;
         }
-        t.meta
-            .remove(RESTORING_KEY)
-            .map_err(|e| self.storage(e))?;
+        t.meta.remove(RESTORING_KEY).map_err(|e| self.storage(e))?;
         self.flush()
     }
 }
@@ -345,8 +345,8 @@ fn write_line<T: Serialize>(out: &mut dyn Write, value: &T) -> Result<(), StoreE
 }
 
 fn check_header(text: &str) -> Result<(), String> {
-    let header: Header = serde_json::from_str(text)
-        .map_err(|e| format!("not a relais backup header: {e}"))?;
+    let header: Header =
+        serde_json::from_str(text).map_err(|e| format!("not a relais backup header: {e}"))?;
     if header.relais_backup > BACKUP_FORMAT {
         return Err(format!(
             "backup format {} is newer than this relais reads ({BACKUP_FORMAT})",
@@ -362,21 +362,37 @@ fn check_header(text: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Parses a record line. Through a `Value` first so that errors say which kind of record
+/// was bad (serde's own message for a tagged enum often names no field).
+fn parse_line(text: &str) -> Result<Line, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let kind = match value.get("type").and_then(serde_json::Value::as_str) {
+        Some(k @ ("item" | "source_state" | "tombstone")) => k.to_string(),
+        Some(other) => return Err(format!("unknown record type {other:?}")),
+        None => return Err("record has no \"type\"".to_string()),
+    };
+    serde_json::from_value(value).map_err(|e| format!("bad {kind} record: {e}"))
+}
+
 /// What serde cannot check: ids usable as keys.
 fn validate(line: &Line) -> Result<(), String> {
     let source_ok = |s: &str| !s.is_empty() && source_prefix(s).is_some();
     match line {
         Line::Item { item, .. } => match item.source.as_deref() {
             Some(s) if source_ok(s) => Ok(()),
-            Some(s) => Err(format!("item {:?} has an unusable source id {s:?}", item.id)),
+            Some(s) => Err(format!(
+                "item {:?} has an unusable source id {s:?}",
+                item.id
+            )),
             None => Err(format!("item {:?} has no source", item.id)),
         },
         Line::SourceState { state } if !source_ok(&state.id) => {
             Err(format!("source state with an unusable id {:?}", state.id))
         }
-        Line::Tombstone { source, id, .. } if !source_ok(source) => {
-            Err(format!("tombstone {id:?} with an unusable source id {source:?}"))
-        }
+        Line::Tombstone { source, id, .. } if !source_ok(source) => Err(format!(
+            "tombstone {id:?} with an unusable source id {source:?}"
+        )),
         _ => Ok(()),
     }
 }

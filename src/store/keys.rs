@@ -121,7 +121,11 @@ mod tests {
             assert!(time_bytes(a) < time_bytes(b), "{a} must sort before {b}");
         }
         for t in times {
-            assert_eq!(time_from_bytes(&time_bytes(t)), Some(t), "round trip of {t}");
+            assert_eq!(
+                time_from_bytes(&time_bytes(t)),
+                Some(t),
+                "round trip of {t}"
+            );
         }
     }
 
@@ -143,7 +147,10 @@ mod tests {
         let t = Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap();
         assert_eq!(num_from_tail(&time_key(t, 42)), Some(42));
         let p = source_prefix("ciedel").unwrap();
-        assert_eq!(num_from_tail(&source_time_key(&p, t, u64::MAX)), Some(u64::MAX));
+        assert_eq!(
+            num_from_tail(&source_time_key(&p, t, u64::MAX)),
+            Some(u64::MAX)
+        );
         assert_eq!(num_from_tail(&[1, 2, 3]), None);
     }
 }

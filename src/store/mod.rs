@@ -216,6 +216,12 @@ pub struct Store {
     t: Trees,
 }
 
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
 /// Error type used inside transaction closures.
 type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
 
@@ -266,10 +272,7 @@ impl Store {
                 self.flush()?;
             }
             None => {
-                return Err(self.corrupt(
-                    "schema version",
-                    "missing although the store holds data",
-                ))
+                return Err(self.corrupt("schema version", "missing although the store holds data"))
             }
         }
         if self
@@ -325,7 +328,7 @@ impl Store {
     /// Saves a source state on its own (a failed poll, a 304), flushed before returning.
     pub fn save_source_state(&self, state: &SourceState) -> Result<(), StoreError> {
         check_source_id(&state.id)?;
-        let bytes = records::encode_state(state).map_err(|m| StoreError::Other(m))?;
+        let bytes = records::encode_state(state).map_err(StoreError::Other)?;
         self.t
             .sources
             .insert(state.id.as_bytes(), bytes)
@@ -567,7 +570,11 @@ impl Store {
     pub fn count_items(&self, source: Option<&str>) -> Result<u64, StoreError> {
         match source {
             Some(s) => read_count(
-                self.t.counts.get(s).map_err(|e| self.storage(e))?.as_deref(),
+                self.t
+                    .counts
+                    .get(s)
+                    .map_err(|e| self.storage(e))?
+                    .as_deref(),
             )
             .map_err(|m| self.corrupt(&format!("count of {s:?}"), &m)),
             None => {
@@ -663,7 +670,8 @@ impl Store {
         let mut n = 0;
         for entry in self.t.tombstones.iter() {
             let (k, v) = entry.map_err(|e| self.storage(e))?;
-            let tomb: TombstoneRecord = records::decode(&v).map_err(|m| self.corrupt("tombstone", &m))?;
+            let tomb: TombstoneRecord =
+                records::decode(&v).map_err(|m| self.corrupt("tombstone", &m))?;
             if tomb.pruned_at < older_than {
                 batch.remove(k);
                 n += 1;
@@ -692,11 +700,16 @@ impl Store {
                 .source
                 .clone()
                 .ok_or_else(|| self.corrupt(&what, "has no source"))?;
-            let prefix = source_prefix(&source).ok_or_else(|| self.corrupt(&what, "source id too long"))?;
+            let prefix =
+                source_prefix(&source).ok_or_else(|| self.corrupt(&what, "source id too long"))?;
             let published = r.item.published;
             let checks = [
                 (&self.t.by_time, time_key(published, num), "time index"),
-                (&self.t.by_source, source_time_key(&prefix, published, num), "source index"),
+                (
+                    &self.t.by_source,
+                    source_time_key(&prefix, published, num),
+                    "source index",
+                ),
             ];
             for (tree, key, name) in checks {
                 if !tree.contains_key(key).map_err(|e| self.storage(e))? {

@@ -33,7 +33,7 @@ fn a_second_open_of_the_same_store_is_locked_even_in_one_process() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
     let first = Store::open(&path).unwrap();
-    let err = Store::open(&path).err().expect("second open must fail");
+    let err = Store::open(&path).expect_err("second open must fail");
     assert!(matches!(err, StoreError::Locked { .. }), "{err:?}");
     drop(first);
     Store::open(&path).expect("open again after the first handle is dropped");
@@ -62,7 +62,7 @@ fn a_store_with_a_newer_schema_is_refused_and_a_new_one_is_stamped() {
             .unwrap();
         store.flush().unwrap();
     }
-    let err = Store::open(&path).err().expect("newer schema must be refused");
+    let err = Store::open(&path).expect_err("newer schema must be refused");
     match &err {
         StoreError::NewerSchema {
             found, supported, ..
@@ -86,7 +86,7 @@ fn data_without_a_schema_version_is_refused() {
         store.t.meta.remove(SCHEMA_KEY).unwrap();
         store.flush().unwrap();
     }
-    let err = Store::open(&path).err().expect("must be refused");
+    let err = Store::open(&path).expect_err("must be refused");
     assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
 }
 
@@ -106,7 +106,12 @@ fn a_failure_in_the_middle_of_a_batch_writes_nothing_of_it() {
     // Damage b's record on disk, as a torn write or a bug might: the next poll reaches
     // it only after having staged an update of `a` and a new item `c`.
     let prefix = keys::source_prefix("ciedel").unwrap();
-    let num = store.t.ids.get(keys::id_key(&prefix, "b")).unwrap().unwrap();
+    let num = store
+        .t
+        .ids
+        .get(keys::id_key(&prefix, "b"))
+        .unwrap()
+        .unwrap();
     let before_b = store.t.items.get(&num).unwrap().unwrap();
     store.t.items.insert(&num, &b"\x01{not json"[..]).unwrap();
 
@@ -121,15 +126,25 @@ fn a_failure_in_the_middle_of_a_batch_writes_nothing_of_it() {
             ],
             day(6),
         )
-        .err()
-        .expect("a corrupt record must abort the poll");
+        .expect_err("a corrupt record must abort the poll");
     assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
     assert!(err.to_string().contains("\"b\""), "{err}");
 
     // Nothing of the batch landed: not the update of a, not c or d, not the state.
-    assert_eq!(store.source_state("ciedel").unwrap().unwrap().etag.as_deref(), Some("v1"));
+    assert_eq!(
+        store
+            .source_state("ciedel")
+            .unwrap()
+            .unwrap()
+            .etag
+            .as_deref(),
+        Some("v1")
+    );
     let a = store.get_item("ciedel", "a").unwrap().unwrap();
-    assert_eq!((a.item.content_hash.as_str(), a.item.published), ("h1", day(1)));
+    assert_eq!(
+        (a.item.content_hash.as_str(), a.item.published),
+        ("h1", day(1))
+    );
     assert!(store.get_item("ciedel", "c").unwrap().is_none());
     assert!(store.get_item("ciedel", "d").unwrap().is_none());
     assert_eq!(store.count_items(Some("ciedel")).unwrap(), 2);
@@ -164,8 +179,11 @@ fn a_store_left_mid_restore_is_refused() {
         store.t.meta.insert(RESTORING_KEY, EMPTY).unwrap();
         store.flush().unwrap();
     }
-    let err = Store::open(&path).err().expect("must be refused");
-    assert!(matches!(err, StoreError::IncompleteRestore { .. }), "{err:?}");
+    let err = Store::open(&path).expect_err("must be refused");
+    assert!(
+        matches!(err, StoreError::IncompleteRestore { .. }),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("relais restore"), "{err}");
 }
 
