@@ -152,7 +152,7 @@ impl Store {
             Err(e) => {
                 if let Err(clear) = self.clear_data() {
                     // The marker stays, so the half-restored store is refused at next open.
-                    tracing::error!(error = %clear, "could not empty the store after a failed restore");
+                    tracing::error!(error = %clear, "cannot empty the store after failed restore");
                 }
                 Err(e)
             }

@@ -27,11 +27,11 @@ pub(crate) fn time_bytes(t: DateTime<Utc>) -> [u8; TIME_LEN] {
 /// chrono's range.
 #[cfg(test)]
 pub(crate) fn time_from_bytes(b: &[u8]) -> Option<DateTime<Utc>> {
-    let secs: [u8; 8] = b.get(..8)?.try_into().ok()?;
-    let nanos: [u8; 4] = b.get(8..TIME_LEN)?.try_into().ok()?;
     if b.len() != TIME_LEN {
         return None;
     }
+    let secs: [u8; 8] = b.get(..8)?.try_into().ok()?;
+    let nanos: [u8; 4] = b.get(8..)?.try_into().ok()?;
     let secs = (u64::from_be_bytes(secs) ^ (1 << 63)) as i64;
     DateTime::from_timestamp(secs, u32::from_be_bytes(nanos))
 }

@@ -92,7 +92,7 @@ pub enum StoreError {
         supported: u32,
     },
     #[error(
-        "store {path} holds an unfinished restore; delete that folder and run `relais restore` again"
+        "store {path} holds an unfinished restore; delete the folder and run `relais restore` again"
     )]
     IncompleteRestore { path: String },
     #[error("store {path}: {message}")]
@@ -358,9 +358,14 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<PollWrite, StoreError> {
         let prefix = check_source_id(&state.id)?;
-        let source = state.id.as_str();
-        let t = &self.t;
         let path = self.shown();
+        let ctx = PollCtx {
+            prefix: &prefix,
+            source: &state.id,
+            path: &path,
+            now,
+        };
+        let t = &self.t;
         let result = (
             &t.items,
             &t.by_time,
@@ -370,82 +375,36 @@ impl Store {
             &t.tombstones,
             &t.counts,
         )
-            .transaction(|(items_t, by_time, by_source, ids, sources, tombs, counts)| {
-                let mut w = PollWrite::default();
-                let mut seen: HashSet<&str> = HashSet::new();
-                for incoming in &items {
-                    if !seen.insert(incoming.id.as_str()) {
-                        tracing::debug!(source, id = %incoming.id, "duplicate id in one poll, first kept");
-                        continue;
+            .transaction(
+                |(items_t, by_time, by_source, ids, sources, tombs, counts)| {
+                    let tx = PollTx {
+                        items: items_t,
+                        by_time,
+                        by_source,
+                        ids,
+                        tombstones: tombs,
+                    };
+                    let mut w = PollWrite::default();
+                    let mut seen: HashSet<&str> = HashSet::new();
+                    for incoming in &items {
+                        if seen.insert(incoming.id.as_str()) {
+                            tx.stage(&ctx, incoming, &mut w)?;
+                        } else {
+                            let id = incoming.id.as_str();
+                            tracing::debug!(source = ctx.source, id, "duplicate id in a poll");
+                        }
                     }
-                    let idk = id_key(&prefix, &incoming.id);
-                    if let Some(num) = ids.get(&idk)? {
-                        let num = num_from_tail(&num)
-                            .filter(|_| num.len() == 8)
-                            .ok_or_else(|| {
-                                abort(corrupt(&path, "id index entry", &incoming.id, "bad item number"))
-                            })?;
-                        let Some(raw) = items_t.get(num_bytes(num))? else {
-                            return Err(abort(corrupt(
-                                &path,
-                                "id index entry",
-                                &incoming.id,
-                                "points to a missing item",
-                            )));
-                        };
-                        let stored = decode_item(&raw)
-                            .map_err(|m| abort(corrupt(&path, "item", &incoming.id, &m)))?;
-                        if stored.item.content_hash == incoming.content_hash {
-                            w.unchanged += 1;
-                            continue;
-                        }
-                        let mut item = incoming.clone();
-                        item.source = Some(source.to_string());
-                        if incoming.published_guessed {
-                            item.published = stored.item.published;
-                            item.published_guessed = stored.item.published_guessed;
-                        }
-                        item.updated = Some(incoming.updated.unwrap_or(now));
-                        if item.published != stored.item.published {
-                            by_time.remove(time_key(stored.item.published, num))?;
-                            by_source.remove(source_time_key(&prefix, stored.item.published, num))?;
-                            by_time.insert(time_key(item.published, num), EMPTY)?;
-                            by_source.insert(source_time_key(&prefix, item.published, num), EMPTY)?;
-                        }
-                        let record = ItemRecord {
-                            first_seen: stored.first_seen,
-                            item,
-                        };
-                        items_t.insert(&num_bytes(num)[..], encode(&record, &path, &incoming.id)?)?;
-                        w.updated += 1;
-                    } else if tombs.get(&idk)?.is_some() {
-                        w.tombstoned += 1;
-                    } else {
-                        let num = items_t.generate_id()?;
-                        let mut item = incoming.clone();
-                        item.source = Some(source.to_string());
-                        let published = item.published;
-                        let record = ItemRecord {
-                            first_seen: now,
-                            item,
-                        };
-                        items_t.insert(&num_bytes(num)[..], encode(&record, &path, &incoming.id)?)?;
-                        by_time.insert(time_key(published, num), EMPTY)?;
-                        by_source.insert(source_time_key(&prefix, published, num), EMPTY)?;
-                        ids.insert(idk, &num_bytes(num)[..])?;
-                        w.new += 1;
+                    let mut state = state.clone();
+                    if w.new > 0 {
+                        add_count(counts, ctx.source, w.new as i64, &path)?;
+                        state.last_new_item = Some(now);
                     }
-                }
-                let mut state = state.clone();
-                if w.new > 0 {
-                    add_count(counts, source, w.new as i64, &path)?;
-                    state.last_new_item = Some(now);
-                }
-                let bytes = records::encode_state(&state)
-                    .map_err(|m| abort(StoreError::Other(m)))?;
-                sources.insert(source.as_bytes(), bytes)?;
-                Ok(w)
-            });
+                    let bytes =
+                        records::encode_state(&state).map_err(|m| abort(StoreError::Other(m)))?;
+                    sources.insert(ctx.source.as_bytes(), bytes)?;
+                    Ok(w)
+                },
+            );
         let w = result.map_err(|e| self.tx_error(e))?;
         self.flush()?;
         Ok(w)
@@ -630,10 +589,16 @@ impl Store {
                         if record.item.published >= older_than || retention_exempt(&record) {
                             continue;
                         }
-                        let source = record.item.source.clone().unwrap_or_default();
-                        let Some(prefix) = source_prefix(&source) else {
-                            continue;
-                        };
+                        let what = format!("#{num}");
+                        let source = record
+                            .item
+                            .source
+                            .clone()
+                            .filter(|s| !s.is_empty())
+                            .ok_or_else(|| abort(corrupt(&path, "item", &what, "has no source")))?;
+                        let prefix = source_prefix(&source).ok_or_else(|| {
+                            abort(corrupt(&path, "item", &what, "source id too long"))
+                        })?;
                         let published = record.item.published;
                         items_t.remove(&num_bytes(num)[..])?;
                         by_time.remove(time_key(published, num))?;
@@ -791,6 +756,96 @@ impl Store {
             TransactionError::Abort(e) => e,
             TransactionError::Storage(e) => self.storage(e),
         }
+    }
+}
+
+/// What one poll's transaction needs to know besides the trees.
+struct PollCtx<'a> {
+    prefix: &'a [u8],
+    source: &'a str,
+    path: &'a str,
+    now: DateTime<Utc>,
+}
+
+/// The item trees of a poll's transaction.
+struct PollTx<'a> {
+    items: &'a TransactionalTree,
+    by_time: &'a TransactionalTree,
+    by_source: &'a TransactionalTree,
+    ids: &'a TransactionalTree,
+    tombstones: &'a TransactionalTree,
+}
+
+impl PollTx<'_> {
+    /// Stages one incoming item (new, update, unchanged or tombstoned; see
+    /// [`Store::apply_poll`]) and counts it in `w`.
+    fn stage(&self, ctx: &PollCtx<'_>, incoming: &Item, w: &mut PollWrite) -> TxResult<()> {
+        let bad = |what: &str, m: &str| abort(corrupt(ctx.path, what, &incoming.id, m));
+        let idk = id_key(ctx.prefix, &incoming.id);
+        let Some(num) = self.ids.get(&idk)? else {
+            if self.tombstones.get(&idk)?.is_some() {
+                w.tombstoned += 1;
+            } else {
+                self.insert_new(ctx, incoming)?;
+                w.new += 1;
+            }
+            return Ok(());
+        };
+        let num = Some(num.len())
+            .filter(|&l| l == keys::NUM_LEN)
+            .and_then(|_| num_from_tail(&num))
+            .ok_or_else(|| bad("id index entry", "bad item number"))?;
+        let Some(raw) = self.items.get(num_bytes(num))? else {
+            return Err(bad("id index entry", "points to a missing item"));
+        };
+        let stored = decode_item(&raw).map_err(|m| bad("item", &m))?;
+        if stored.item.content_hash == incoming.content_hash {
+            w.unchanged += 1;
+            return Ok(());
+        }
+        let mut item = incoming.clone();
+        item.source = Some(ctx.source.to_string());
+        if incoming.published_guessed {
+            item.published = stored.item.published;
+            item.published_guessed = stored.item.published_guessed;
+        }
+        item.updated = Some(incoming.updated.unwrap_or(ctx.now));
+        let (old, new) = (stored.item.published, item.published);
+        if new != old {
+            self.by_time.remove(time_key(old, num))?;
+            self.by_source
+                .remove(source_time_key(ctx.prefix, old, num))?;
+            self.by_time.insert(time_key(new, num), EMPTY)?;
+            self.by_source
+                .insert(source_time_key(ctx.prefix, new, num), EMPTY)?;
+        }
+        let record = ItemRecord {
+            first_seen: stored.first_seen,
+            item,
+        };
+        let bytes = encode(&record, ctx.path, &incoming.id)?;
+        self.items.insert(&num_bytes(num)[..], bytes)?;
+        w.updated += 1;
+        Ok(())
+    }
+
+    fn insert_new(&self, ctx: &PollCtx<'_>, incoming: &Item) -> TxResult<()> {
+        let num = self.items.generate_id()?;
+        let mut item = incoming.clone();
+        item.source = Some(ctx.source.to_string());
+        let published = item.published;
+        let record = ItemRecord {
+            first_seen: ctx.now,
+            item,
+        };
+        let bytes = encode(&record, ctx.path, &incoming.id)?;
+        self.items.insert(&num_bytes(num)[..], bytes)?;
+        self.by_time.insert(time_key(published, num), EMPTY)?;
+        self.by_source
+            .insert(source_time_key(ctx.prefix, published, num), EMPTY)?;
+        self.ids
+            .insert(id_key(ctx.prefix, &incoming.id), &num_bytes(num)[..])?;
+        Ok(())
     }
 }
 
