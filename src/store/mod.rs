@@ -1,19 +1,134 @@
 //! The store: everything relais keeps, in sled. Owns sled; nothing outside this module
 //! sees a tree, a key or a byte encoding. Records carry a schema version; numeric keys
 //! are big-endian so that byte order is numeric order.
+//!
+//! # Layout
+//! Items get an internal number (`Db::generate_id`, u64) so that index keys stay compact
+//! and an item keeps its place in the indexes whatever its publisher id looks like.
+//! `P(s)` below is a source id prefixed by its length (see `keys`), `T(t)` a timestamp
+//! whose byte order is time order (dates before 1970 included), `N` an item number.
+//!
+//! | tree              | key                 | value                                    |
+//! |-------------------|---------------------|------------------------------------------|
+//! | `items`           | `N`                 | item record (first seen + `Item`)        |
+//! | `items_by_time`   | `T(published) N`    | empty: iterated backwards, newest first  |
+//! | `items_by_source` | `P(s) T(published) N` | empty: one source's items, by time     |
+//! | `item_ids`        | `P(s) publisher id` | `N`                                      |
+//! | `sources`         | source id           | `SourceState` record                     |
+//! | `tombstones`      | `P(s) publisher id` | tombstone record (pruned at, published)  |
+//! | `counts`          | source id           | u64: that source's item count            |
+//! | `meta`            | `schema_version`    | u32: refused when newer than we know     |
+//!
+//! Values are one version byte then JSON (see `records`): readable by anyone, forward
+//! tolerant (unknown fields ignored). The store's [`SCHEMA_VERSION`] is written in `meta`
+//! when a store is created; a store written by a newer relais is refused at open.
+//!
+//! # Durability and atomicity
+//! One poll's batch — item inserts and updates, every index entry, the per-source count
+//! and the source state — is one sled transaction over all those trees, flushed before
+//! [`Store::apply_poll`] returns: an acknowledged poll survives a crash, and a poll is
+//! never half written. Prune and restore use transactions too and flush before returning.
+//!
+//! # sled 0.34 caveats (pinned at 0.34.7; the on-disk format changes between sled
+//! versions, which is one more reason `backup`/`restore` exist)
+//! - Memory: the page cache defaults to 1 GiB; we set [`StoreOptions::cache_capacity`]
+//!   (64 MiB by default). sled may still use somewhat more than that.
+//! - Space amplification: files hold several times the live data until segments are
+//!   rewritten; [`Store::size_on_disk`] shows what the files really take.
+//! - Flush: sled writes to disk in the background every 500 ms; anything not flushed is
+//!   lost on a crash, so we call `flush` before acknowledging and on shutdown.
+//! - Transactions take a global lock and can only read by key (no scans inside), so
+//!   scans happen before a transaction and every decision is re-checked inside it.
+//! - One process at a time: sled takes an exclusive `flock` on the store; a second open,
+//!   even in the same process, fails — mapped to [`StoreError::Locked`].
+//! - `generate_id` is monotonic but not contiguous (gaps after a crash or a retried
+//!   transaction); item numbers are only identities, never counts.
 
-use std::path::Path;
+mod backup;
+mod keys;
+mod records;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use sled::Transactional;
 
 use crate::model::{Item, SourceState};
+
+pub use backup::{BackupStats, RestoreStats};
+use keys::{id_key, num_bytes, num_from_tail, source_prefix, source_time_key, time_key};
+use records::{decode_item, ItemRecord, TombstoneRecord};
+
+/// Version of the store's layout (trees, keys, record shapes). Bumped with a migration
+/// when any of them changes incompatibly; a store with a newer version is refused.
+pub const SCHEMA_VERSION: u32 = 1;
+
+const SCHEMA_KEY: &[u8] = b"schema_version";
+/// Present while a restore is writing: a store found with it at open was left half
+/// restored by a crash and is refused rather than silently used.
+const RESTORING_KEY: &[u8] = b"restore_in_progress";
+/// Items pruned per transaction: keeps each transaction's in-memory write set small.
+const PRUNE_CHUNK: usize = 256;
+/// Value of index entries: everything is in the key.
+const EMPTY: &[u8] = &[];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("store {path}: {message}")]
     Open { path: String, message: String },
+    #[error("store {path} is in use by another relais process (is the daemon running?)")]
+    Locked { path: String },
+    #[error(
+        "store {path} has schema version {found}, newer than this relais knows ({supported}); \
+         upgrade relais, or restore a backup into a new store"
+    )]
+    NewerSchema {
+        path: String,
+        found: u32,
+        supported: u32,
+    },
+    #[error(
+        "store {path} holds an unfinished restore; delete the folder and run `relais restore` again"
+    )]
+    IncompleteRestore { path: String },
+    #[error("store {path}: {message}")]
+    Storage { path: String, message: String },
+    #[error("store {path}: corrupt {what}: {message}")]
+    Corrupt {
+        path: String,
+        what: String,
+        message: String,
+    },
+    #[error("store: source id {id:?} cannot be stored: {reason}")]
+    InvalidSource { id: String, reason: String },
+    #[error("restore refused: store {path} is not empty (restore only into a new store)")]
+    NotEmpty { path: String },
+    #[error("restore: line {line}: {message}")]
+    Restore { line: usize, message: String },
+    #[error("backup: {0}")]
+    Backup(String),
     #[error("store: {0}")]
     Other(String),
+}
+
+/// How to open a store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Bytes of sled page cache. sled's own default (1 GiB) is far too much for a small
+    /// daemon; values under 1 MiB are raised to 1 MiB.
+    pub cache_capacity: u64,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            cache_capacity: 64 * 1024 * 1024,
+        }
+    }
 }
 
 /// What one poll's batch changed.
@@ -33,71 +148,782 @@ pub struct ItemQuery {
     pub limit: Option<usize>,
 }
 
-pub struct Store {
-    _db: sled::Db,
+/// An item with what only the store knows about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredItem {
+    pub item: Item,
+    /// When relais first stored the item; kept when the publisher edits it.
+    pub first_seen: DateTime<Utc>,
 }
 
+/// What [`Store::verify`] counted in a consistent store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VerifyReport {
+    pub items: u64,
+    pub sources: u64,
+    pub tombstones: u64,
+}
+
+/// The sled trees, opened once.
+#[derive(Clone)]
+struct Trees {
+    items: sled::Tree,
+    by_time: sled::Tree,
+    by_source: sled::Tree,
+    ids: sled::Tree,
+    sources: sled::Tree,
+    tombstones: sled::Tree,
+    counts: sled::Tree,
+    meta: sled::Tree,
+}
+
+impl Trees {
+    fn open(db: &sled::Db) -> sled::Result<Trees> {
+        Ok(Trees {
+            items: db.open_tree("items")?,
+            by_time: db.open_tree("items_by_time")?,
+            by_source: db.open_tree("items_by_source")?,
+            ids: db.open_tree("item_ids")?,
+            sources: db.open_tree("sources")?,
+            tombstones: db.open_tree("tombstones")?,
+            counts: db.open_tree("counts")?,
+            meta: db.open_tree("meta")?,
+        })
+    }
+
+    /// True when no data tree holds anything (`meta` aside).
+    fn is_empty(&self) -> bool {
+        [
+            &self.items,
+            &self.by_time,
+            &self.by_source,
+            &self.ids,
+            &self.sources,
+            &self.tombstones,
+            &self.counts,
+        ]
+        .iter()
+        .all(|t| t.is_empty())
+    }
+}
+
+/// The store. Cheap to clone (sled handles are reference counted); all clones share
+/// one open database.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    path: PathBuf,
+    t: Trees,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+/// Error type used inside transaction closures.
+type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
+
 impl Store {
+    /// Opens (or creates) the store at `path` with default options.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let db = sled::open(path).map_err(|e| StoreError::Open {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
-        Ok(Store { _db: db })
+        Store::open_with(path, &StoreOptions::default())
     }
 
-    pub fn source_state(&self, id: &str) -> Result<Option<SourceState>, StoreError> {
-        let _ = id;
-        Ok(None)
+    pub fn open_with(path: &Path, options: &StoreOptions) -> Result<Store, StoreError> {
+        let shown = path.display().to_string();
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(options.cache_capacity.max(1024 * 1024))
+            .open()
+            .map_err(|e| open_error(&shown, e))?;
+        let t = Trees::open(&db).map_err(|e| open_error(&shown, e))?;
+        let store = Store {
+            db,
+            path: path.to_path_buf(),
+            t,
+        };
+        store.check_schema()?;
+        Ok(store)
     }
 
-    pub fn source_states(&self) -> Result<Vec<SourceState>, StoreError> {
-        Ok(Vec::new())
-    }
-
-    pub fn save_source_state(&self, state: &SourceState) -> Result<(), StoreError> {
-        let _ = state;
+    /// Refuses a newer or half-restored store; stamps a new one with our version.
+    fn check_schema(&self) -> Result<(), StoreError> {
+        match self.t.meta.get(SCHEMA_KEY).map_err(|e| self.storage(e))? {
+            Some(v) => {
+                let found = <[u8; 4]>::try_from(v.as_ref())
+                    .map(u32::from_be_bytes)
+                    .map_err(|_| self.corrupt("schema version", "not a 4-byte number"))?;
+                if found > SCHEMA_VERSION {
+                    return Err(StoreError::NewerSchema {
+                        path: self.shown(),
+                        found,
+                        supported: SCHEMA_VERSION,
+                    });
+                }
+                // Versions older than ours would be migrated here; 1 is the first.
+            }
+            None if self.t.is_empty() => {
+                self.t
+                    .meta
+                    .insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes()[..])
+                    .map_err(|e| self.storage(e))?;
+                self.flush()?;
+            }
+            None => {
+                return Err(self.corrupt("schema version", "missing although the store holds data"))
+            }
+        }
+        if self
+            .t
+            .meta
+            .contains_key(RESTORING_KEY)
+            .map_err(|e| self.storage(e))?
+        {
+            return Err(StoreError::IncompleteRestore { path: self.shown() });
+        }
         Ok(())
     }
 
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes everything pending to disk; call on clean shutdown.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map(|_| ()).map_err(|e| self.storage(e))
+    }
+
+    /// Bytes the store's files take on disk (sled's space amplification included).
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        self.db.size_on_disk().map_err(|e| self.storage(e))
+    }
+
+    pub fn source_state(&self, id: &str) -> Result<Option<SourceState>, StoreError> {
+        match self.t.sources.get(id).map_err(|e| self.storage(e))? {
+            None => Ok(None),
+            Some(v) => records::decode_state(&v)
+                .map(Some)
+                .map_err(|m| self.corrupt(&format!("source state {id:?}"), &m)),
+        }
+    }
+
+    /// Every stored source state, by source id.
+    pub fn source_states(&self) -> Result<Vec<SourceState>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.t.sources.iter() {
+            let (k, v) = entry.map_err(|e| self.storage(e))?;
+            let state = records::decode_state(&v).map_err(|m| {
+                self.corrupt(
+                    &format!("source state {:?}", String::from_utf8_lossy(&k)),
+                    &m,
+                )
+            })?;
+            out.push(state);
+        }
+        Ok(out)
+    }
+
+    /// Saves a source state on its own (a failed poll, a 304), flushed before returning.
+    pub fn save_source_state(&self, state: &SourceState) -> Result<(), StoreError> {
+        check_source_id(&state.id)?;
+        let bytes = records::encode_state(state).map_err(StoreError::Other)?;
+        self.t
+            .sources
+            .insert(state.id.as_bytes(), bytes)
+            .map_err(|e| self.storage(e))?;
+        self.flush()
+    }
+
+    /// Writes one poll of source `state.id`: its items and its new state, in one
+    /// transaction, flushed before returning.
+    ///
+    /// Per incoming item (its `source` is set to `state.id`, whatever it was):
+    /// - unknown (source, id), not tombstoned → new, first seen `now`;
+    /// - known, same `content_hash` → unchanged, nothing written;
+    /// - known, other `content_hash` → updated in place: same internal number and first
+    ///   seen; the stored `published` is kept when the incoming one is only guessed;
+    ///   `updated` is the publisher's if given, else `now`; index entries move with
+    ///   `published`;
+    /// - tombstoned (pruned before) → skipped and counted.
+    ///
+    /// A later entry repeating an id already seen in the batch is ignored (the first
+    /// wins) and not counted. The state is stored as given, except that `last_new_item`
+    /// is set to `now` when the batch brought a new item.
     pub fn apply_poll(
         &self,
         state: &SourceState,
         items: Vec<Item>,
         now: DateTime<Utc>,
     ) -> Result<PollWrite, StoreError> {
-        let _ = (state, items, now);
-        Ok(PollWrite::default())
+        let prefix = check_source_id(&state.id)?;
+        let path = self.shown();
+        let ctx = PollCtx {
+            prefix: &prefix,
+            source: &state.id,
+            path: &path,
+            now,
+        };
+        let t = &self.t;
+        let result = (
+            &t.items,
+            &t.by_time,
+            &t.by_source,
+            &t.ids,
+            &t.sources,
+            &t.tombstones,
+            &t.counts,
+        )
+            .transaction(
+                |(items_t, by_time, by_source, ids, sources, tombs, counts)| {
+                    let tx = PollTx {
+                        items: items_t,
+                        by_time,
+                        by_source,
+                        ids,
+                        tombstones: tombs,
+                    };
+                    let mut w = PollWrite::default();
+                    let mut seen: HashSet<&str> = HashSet::new();
+                    for incoming in &items {
+                        if seen.insert(incoming.id.as_str()) {
+                            tx.stage(&ctx, incoming, &mut w)?;
+                        } else {
+                            let id = incoming.id.as_str();
+                            tracing::debug!(source = ctx.source, id, "duplicate id in a poll");
+                        }
+                    }
+                    let mut state = state.clone();
+                    if w.new > 0 {
+                        add_count(counts, ctx.source, w.new as i64, &path)?;
+                        state.last_new_item = Some(now);
+                    }
+                    let bytes =
+                        records::encode_state(&state).map_err(|m| abort(StoreError::Other(m)))?;
+                    sources.insert(ctx.source.as_bytes(), bytes)?;
+                    Ok(w)
+                },
+            );
+        let w = result.map_err(|e| self.tx_error(e))?;
+        self.flush()?;
+        Ok(w)
     }
 
+    /// Items newest first (published descending; items published at the same instant,
+    /// the most recently first-seen first), optionally of one source.
     pub fn items(&self, query: &ItemQuery) -> Result<Vec<Item>, StoreError> {
-        let _ = query;
-        Ok(Vec::new())
+        Ok(self
+            .stored_items(query.source.as_deref(), None, query.limit)?
+            .into_iter()
+            .map(|s| s.item)
+            .collect())
     }
 
+    /// Items published at or after `since`, newest first, optionally of one source.
+    pub fn items_since(
+        &self,
+        source: Option<&str>,
+        since: DateTime<Utc>,
+        limit: Option<usize>,
+    ) -> Result<Vec<Item>, StoreError> {
+        Ok(self
+            .stored_items(source, Some(since), limit)?
+            .into_iter()
+            .map(|s| s.item)
+            .collect())
+    }
+
+    /// Like [`Store::items`] and [`Store::items_since`], with first-seen times.
+    pub fn stored_items(
+        &self,
+        source: Option<&str>,
+        since: Option<DateTime<Utc>>,
+        limit: Option<usize>,
+    ) -> Result<Vec<StoredItem>, StoreError> {
+        let limit = limit.unwrap_or(usize::MAX);
+        let mut out = Vec::new();
+        if limit == 0 {
+            return Ok(out);
+        }
+        let lowest_time = keys::time_bytes(since.unwrap_or(DateTime::<Utc>::MIN_UTC));
+        let iter = match source {
+            None => self.t.by_time.range(lowest_time.to_vec()..),
+            Some(s) => {
+                let Some(prefix) = source_prefix(s) else {
+                    return Ok(out);
+                };
+                let mut lo = prefix.clone();
+                lo.extend_from_slice(&lowest_time);
+                let mut hi = prefix;
+                hi.extend_from_slice(&[0xFF; keys::TIME_LEN + keys::NUM_LEN]);
+                self.t.by_source.range(lo..=hi)
+            }
+        };
+        for entry in iter.rev() {
+            let (k, _) = entry.map_err(|e| self.storage(e))?;
+            let num = num_from_tail(&k)
+                .ok_or_else(|| self.corrupt("index key", "shorter than an item number"))?;
+            // An index entry whose item vanished was pruned between the two reads.
+            if let Some(stored) = self.get_by_num(num)? {
+                out.push(stored);
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// One item by its source and publisher id.
+    pub fn get_item(&self, source: &str, id: &str) -> Result<Option<StoredItem>, StoreError> {
+        let Some(prefix) = source_prefix(source) else {
+            return Ok(None);
+        };
+        match self
+            .t
+            .ids
+            .get(id_key(&prefix, id))
+            .map_err(|e| self.storage(e))?
+        {
+            None => Ok(None),
+            Some(v) => {
+                let num = num_from_tail(&v)
+                    .ok_or_else(|| self.corrupt(&format!("id index entry {id:?}"), "bad number"))?;
+                self.get_by_num(num)
+            }
+        }
+    }
+
+    /// True when (source, id) was pruned and will be skipped by polls.
+    pub fn is_tombstoned(&self, source: &str, id: &str) -> Result<bool, StoreError> {
+        let Some(prefix) = source_prefix(source) else {
+            return Ok(false);
+        };
+        self.t
+            .tombstones
+            .contains_key(id_key(&prefix, id))
+            .map_err(|e| self.storage(e))
+    }
+
+    fn get_by_num(&self, num: u64) -> Result<Option<StoredItem>, StoreError> {
+        match self
+            .t
+            .items
+            .get(num_bytes(num))
+            .map_err(|e| self.storage(e))?
+        {
+            None => Ok(None),
+            Some(raw) => {
+                let r = decode_item(&raw).map_err(|m| self.corrupt(&format!("item #{num}"), &m))?;
+                Ok(Some(StoredItem {
+                    item: r.item,
+                    first_seen: r.first_seen,
+                }))
+            }
+        }
+    }
+
+    /// Items stored for one source, or in all; read from a per-source counter kept in
+    /// the same transactions as the items, so no scan.
     pub fn count_items(&self, source: Option<&str>) -> Result<u64, StoreError> {
-        let _ = source;
-        Ok(0)
+        match source {
+            Some(s) => read_count(
+                self.t
+                    .counts
+                    .get(s)
+                    .map_err(|e| self.storage(e))?
+                    .as_deref(),
+            )
+            .map_err(|m| self.corrupt(&format!("count of {s:?}"), &m)),
+            None => {
+                let mut total = 0u64;
+                for entry in self.t.counts.iter() {
+                    let (k, v) = entry.map_err(|e| self.storage(e))?;
+                    let n = read_count(Some(&v)).map_err(|m| {
+                        self.corrupt(&format!("count of {:?}", String::from_utf8_lossy(&k)), &m)
+                    })?;
+                    total = total.saturating_add(n);
+                }
+                Ok(total)
+            }
+        }
+    }
+
+    /// Retention: removes every item published before `older_than` from all indexes and
+    /// leaves a tombstone for each, so the next poll does not bring it back. Returns how
+    /// many were pruned. Runs in transactions of a few hundred items, flushed at the end;
+    /// a crash in between leaves whole chunks pruned or not, never half an item.
+    pub fn prune(&self, older_than: DateTime<Utc>) -> Result<usize, StoreError> {
+        let now = Utc::now();
+        let upper = keys::time_bytes(older_than);
+        let mut candidates = Vec::new();
+        for entry in self.t.by_time.range(..upper.to_vec()) {
+            let (k, _) = entry.map_err(|e| self.storage(e))?;
+            if let Some(num) = num_from_tail(&k) {
+                candidates.push(num);
+            }
+        }
+        let t = &self.t;
+        let path = self.shown();
+        let mut pruned = 0;
+        for chunk in candidates.chunks(PRUNE_CHUNK) {
+            let n = (
+                &t.items,
+                &t.by_time,
+                &t.by_source,
+                &t.ids,
+                &t.tombstones,
+                &t.counts,
+            )
+                .transaction(|(items_t, by_time, by_source, ids, tombs, counts)| {
+                    let mut removed: HashMap<String, i64> = HashMap::new();
+                    let mut n = 0;
+                    for &num in chunk {
+                        let Some(raw) = items_t.get(num_bytes(num))? else {
+                            continue; // gone since the scan
+                        };
+                        let record = decode_item(&raw)
+                            .map_err(|m| abort(corrupt(&path, "item", &format!("#{num}"), &m)))?;
+                        // Re-checked: an update may have moved it since the scan.
+                        if record.item.published >= older_than || retention_exempt(&record) {
+                            continue;
+                        }
+                        let what = format!("#{num}");
+                        let source = record
+                            .item
+                            .source
+                            .clone()
+                            .filter(|s| !s.is_empty())
+                            .ok_or_else(|| abort(corrupt(&path, "item", &what, "has no source")))?;
+                        let prefix = source_prefix(&source).ok_or_else(|| {
+                            abort(corrupt(&path, "item", &what, "source id too long"))
+                        })?;
+                        let published = record.item.published;
+                        items_t.remove(&num_bytes(num)[..])?;
+                        by_time.remove(time_key(published, num))?;
+                        by_source.remove(source_time_key(&prefix, published, num))?;
+                        let idk = id_key(&prefix, &record.item.id);
+                        ids.remove(idk.clone())?;
+                        let tomb = TombstoneRecord {
+                            pruned_at: now,
+                            published,
+                        };
+                        tombs.insert(idk, encode(&tomb, &path, &record.item.id)?)?;
+                        *removed.entry(source).or_default() -= 1;
+                        n += 1;
+                    }
+                    for (source, delta) in &removed {
+                        add_count(counts, source, *delta, &path)?;
+                    }
+                    Ok(n)
+                })
+                .map_err(|e| self.tx_error(e))?;
+            pruned += n;
+        }
+        self.flush()?;
+        Ok(pruned)
+    }
+
+    /// Forgets tombstones written before `older_than`. A tombstone only has to outlive
+    /// the publisher's feed window (feeds show their last few dozen entries), so with a
+    /// cutoff well past retention this is safe; and should a very old entry still be in
+    /// a feed, it comes back with its old published date and the next prune removes it
+    /// again. Returns how many were forgotten.
+    pub fn prune_tombstones(&self, older_than: DateTime<Utc>) -> Result<usize, StoreError> {
+        let mut batch = sled::Batch::default();
+        let mut n = 0;
+        for entry in self.t.tombstones.iter() {
+            let (k, v) = entry.map_err(|e| self.storage(e))?;
+            let tomb: TombstoneRecord =
+                records::decode(&v).map_err(|m| self.corrupt("tombstone", &m))?;
+            if tomb.pruned_at < older_than {
+                batch.remove(k);
+                n += 1;
+            }
+        }
+        self.t
+            .tombstones
+            .apply_batch(batch)
+            .map_err(|e| self.storage(e))?;
+        self.flush()?;
+        Ok(n)
+    }
+
+    /// Checks that every index agrees with the item records and the counters with the
+    /// indexes. Reads everything: for tests and operators, not for the hot path.
+    pub fn verify(&self) -> Result<VerifyReport, StoreError> {
+        let mut report = VerifyReport::default();
+        let mut per_source: HashMap<String, u64> = HashMap::new();
+        for entry in self.t.items.iter() {
+            let (k, v) = entry.map_err(|e| self.storage(e))?;
+            let num = num_from_tail(&k).ok_or_else(|| self.corrupt("item key", "not a number"))?;
+            let what = format!("item #{num}");
+            let r = decode_item(&v).map_err(|m| self.corrupt(&what, &m))?;
+            let source = r
+                .item
+                .source
+                .clone()
+                .ok_or_else(|| self.corrupt(&what, "has no source"))?;
+            let prefix =
+                source_prefix(&source).ok_or_else(|| self.corrupt(&what, "source id too long"))?;
+            let published = r.item.published;
+            let checks = [
+                (&self.t.by_time, time_key(published, num), "time index"),
+                (
+                    &self.t.by_source,
+                    source_time_key(&prefix, published, num),
+                    "source index",
+                ),
+            ];
+            for (tree, key, name) in checks {
+                if !tree.contains_key(key).map_err(|e| self.storage(e))? {
+                    return Err(self.corrupt(&what, &format!("missing from the {name}")));
+                }
+            }
+            let id_num = self
+                .t
+                .ids
+                .get(id_key(&prefix, &r.item.id))
+                .map_err(|e| self.storage(e))?;
+            if id_num.as_deref() != Some(&num_bytes(num)[..]) {
+                return Err(self.corrupt(&what, "id index does not point to it"));
+            }
+            *per_source.entry(source).or_default() += 1;
+            report.items += 1;
+        }
+        for (name, tree) in [
+            ("time index", &self.t.by_time),
+            ("source index", &self.t.by_source),
+            ("id index", &self.t.ids),
+        ] {
+            if tree.len() as u64 != report.items {
+                return Err(self.corrupt(
+                    name,
+                    &format!("{} entries for {} items", tree.len(), report.items),
+                ));
+            }
+        }
+        let mut counted = 0;
+        for entry in self.t.counts.iter() {
+            let (k, v) = entry.map_err(|e| self.storage(e))?;
+            let source = String::from_utf8_lossy(&k).into_owned();
+            let n = read_count(Some(&v)).map_err(|m| self.corrupt("count", &m))?;
+            let actual = per_source.get(&source).copied().unwrap_or(0);
+            if n != actual {
+                return Err(self.corrupt(
+                    &format!("count of {source:?}"),
+                    &format!("says {n}, {actual} stored"),
+                ));
+            }
+            if n > 0 {
+                counted += 1;
+            }
+        }
+        if counted != per_source.len() {
+            return Err(self.corrupt("counts", "a source with items has no count"));
+        }
+        report.sources = self.source_states()?.len() as u64;
+        for entry in self.t.tombstones.iter() {
+            let (_, v) = entry.map_err(|e| self.storage(e))?;
+            records::decode::<TombstoneRecord>(&v).map_err(|m| self.corrupt("tombstone", &m))?;
+            report.tombstones += 1;
+        }
+        Ok(report)
+    }
+
+    fn shown(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn storage(&self, e: sled::Error) -> StoreError {
+        StoreError::Storage {
+            path: self.shown(),
+            message: e.to_string(),
+        }
+    }
+
+    fn corrupt(&self, what: &str, message: &str) -> StoreError {
+        StoreError::Corrupt {
+            path: self.shown(),
+            what: what.to_string(),
+            message: message.to_string(),
+        }
+    }
+
+    fn tx_error(&self, e: TransactionError<StoreError>) -> StoreError {
+        match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => self.storage(e),
+        }
     }
 }
 
-impl Store {
-    pub fn flush(&self) -> Result<(), StoreError> {
+/// What one poll's transaction needs to know besides the trees.
+struct PollCtx<'a> {
+    prefix: &'a [u8],
+    source: &'a str,
+    path: &'a str,
+    now: DateTime<Utc>,
+}
+
+/// The item trees of a poll's transaction.
+struct PollTx<'a> {
+    items: &'a TransactionalTree,
+    by_time: &'a TransactionalTree,
+    by_source: &'a TransactionalTree,
+    ids: &'a TransactionalTree,
+    tombstones: &'a TransactionalTree,
+}
+
+impl PollTx<'_> {
+    /// Stages one incoming item (new, update, unchanged or tombstoned; see
+    /// [`Store::apply_poll`]) and counts it in `w`.
+    fn stage(&self, ctx: &PollCtx<'_>, incoming: &Item, w: &mut PollWrite) -> TxResult<()> {
+        let bad = |what: &str, m: &str| abort(corrupt(ctx.path, what, &incoming.id, m));
+        let idk = id_key(ctx.prefix, &incoming.id);
+        let Some(num) = self.ids.get(&idk)? else {
+            if self.tombstones.get(&idk)?.is_some() {
+                w.tombstoned += 1;
+            } else {
+                self.insert_new(ctx, incoming)?;
+                w.new += 1;
+            }
+            return Ok(());
+        };
+        let num = Some(num.len())
+            .filter(|&l| l == keys::NUM_LEN)
+            .and_then(|_| num_from_tail(&num))
+            .ok_or_else(|| bad("id index entry", "bad item number"))?;
+        let Some(raw) = self.items.get(num_bytes(num))? else {
+            return Err(bad("id index entry", "points to a missing item"));
+        };
+        let stored = decode_item(&raw).map_err(|m| bad("item", &m))?;
+        if stored.item.content_hash == incoming.content_hash {
+            w.unchanged += 1;
+            return Ok(());
+        }
+        let mut item = incoming.clone();
+        item.source = Some(ctx.source.to_string());
+        if incoming.published_guessed {
+            item.published = stored.item.published;
+            item.published_guessed = stored.item.published_guessed;
+        }
+        item.updated = Some(incoming.updated.unwrap_or(ctx.now));
+        let (old, new) = (stored.item.published, item.published);
+        if new != old {
+            self.by_time.remove(time_key(old, num))?;
+            self.by_source
+                .remove(source_time_key(ctx.prefix, old, num))?;
+            self.by_time.insert(time_key(new, num), EMPTY)?;
+            self.by_source
+                .insert(source_time_key(ctx.prefix, new, num), EMPTY)?;
+        }
+        let record = ItemRecord {
+            first_seen: stored.first_seen,
+            item,
+        };
+        let bytes = encode(&record, ctx.path, &incoming.id)?;
+        self.items.insert(&num_bytes(num)[..], bytes)?;
+        w.updated += 1;
         Ok(())
     }
-    pub fn prune(&self, older_than: DateTime<Utc>) -> Result<usize, StoreError> {
-        let _ = older_than;
-        Ok(0)
+
+    fn insert_new(&self, ctx: &PollCtx<'_>, incoming: &Item) -> TxResult<()> {
+        let num = self.items.generate_id()?;
+        let mut item = incoming.clone();
+        item.source = Some(ctx.source.to_string());
+        let published = item.published;
+        let record = ItemRecord {
+            first_seen: ctx.now,
+            item,
+        };
+        let bytes = encode(&record, ctx.path, &incoming.id)?;
+        self.items.insert(&num_bytes(num)[..], bytes)?;
+        self.by_time.insert(time_key(published, num), EMPTY)?;
+        self.by_source
+            .insert(source_time_key(ctx.prefix, published, num), EMPTY)?;
+        self.ids
+            .insert(id_key(ctx.prefix, &incoming.id), &num_bytes(num)[..])?;
+        Ok(())
     }
 }
 
-impl Store {
-    pub fn backup(&self, out: &mut dyn std::io::Write) -> Result<String, StoreError> {
-        let _ = out;
-        Ok(String::new())
+/// Hook for retention: items for which this is true are never pruned. Nothing is exempt
+/// yet; pinned items (curation) will be.
+fn retention_exempt(_record: &ItemRecord) -> bool {
+    false
+}
+
+/// Maps sled's lock failure to [`StoreError::Locked`]. sled 0.34 reports it only as an
+/// `io::Error` whose text starts "could not acquire lock"; a test pins that behaviour.
+fn open_error(path: &str, e: sled::Error) -> StoreError {
+    let message = e.to_string();
+    match &e {
+        sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+            StoreError::Locked {
+                path: path.to_string(),
+            }
+        }
+        _ => StoreError::Open {
+            path: path.to_string(),
+            message,
+        },
     }
-    pub fn restore(&self, input: &mut dyn std::io::BufRead) -> Result<String, StoreError> {
-        let _ = input;
-        Ok(String::new())
+}
+
+fn check_source_id(id: &str) -> Result<Vec<u8>, StoreError> {
+    if id.is_empty() {
+        return Err(StoreError::InvalidSource {
+            id: id.to_string(),
+            reason: "empty".to_string(),
+        });
     }
+    source_prefix(id).ok_or_else(|| StoreError::InvalidSource {
+        id: id.chars().take(40).collect(),
+        reason: "longer than 65535 bytes".to_string(),
+    })
+}
+
+fn abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
+    ConflictableTransactionError::Abort(e)
+}
+
+fn corrupt(path: &str, what: &str, id: &str, message: &str) -> StoreError {
+    StoreError::Corrupt {
+        path: path.to_string(),
+        what: format!("{what} {id:?}"),
+        message: message.to_string(),
+    }
+}
+
+fn encode<T: serde::Serialize>(value: &T, path: &str, id: &str) -> TxResult<Vec<u8>> {
+    records::encode(value).map_err(|m| abort(corrupt(path, "record", id, &m)))
+}
+
+fn read_count(v: Option<&[u8]>) -> Result<u64, String> {
+    match v {
+        None => Ok(0),
+        Some(b) => <[u8; 8]>::try_from(b)
+            .map(u64::from_be_bytes)
+            .map_err(|_| "not an 8-byte number".to_string()),
+    }
+}
+
+/// Adds `delta` to a source's item count inside a transaction; a count reaching zero is
+/// removed so that `counts` only lists sources with items.
+fn add_count(counts: &TransactionalTree, source: &str, delta: i64, path: &str) -> TxResult<()> {
+    let old = read_count(counts.get(source.as_bytes())?.as_deref())
+        .map_err(|m| abort(corrupt(path, "count of", source, &m)))?;
+    let new = if delta >= 0 {
+        old.saturating_add(delta.unsigned_abs())
+    } else {
+        old.saturating_sub(delta.unsigned_abs())
+    };
+    if new == 0 {
+        counts.remove(source.as_bytes())?;
+    } else {
+        counts.insert(source.as_bytes(), &new.to_be_bytes()[..])?;
+    }
+    Ok(())
 }
