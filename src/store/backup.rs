@@ -54,6 +54,16 @@ pub struct BackupStats {
 /// What a restore read back.
 pub type RestoreStats = BackupStats;
 
+impl std::fmt::Display for BackupStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} items, {} source states, {} tombstones",
+            self.items, self.source_states, self.tombstones
+        )
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct Header {
     relais_backup: u32,
