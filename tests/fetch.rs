@@ -847,3 +847,56 @@ async fn global_limit_caps_parallel_requests() {
     assert_eq!(server.requests().len(), 4);
     assert_eq!(server.max_in_flight(), 1);
 }
+
+#[tokio::test]
+async fn connect_timeout_applies_when_the_server_never_accepts() {
+    // A listener that never accepts, with its tiny backlog filled: Linux then drops
+    // further SYNs, so a new connection neither succeeds nor fails, like a black hole.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap_or_else(|err| panic!("socket: {err}"));
+    socket
+        .bind("127.0.0.1:0".parse().unwrap_or_else(|err| panic!("{err}")))
+        .unwrap_or_else(|err| panic!("bind: {err}"));
+    let addr = socket
+        .local_addr()
+        .unwrap_or_else(|err| panic!("addr: {err}"));
+    let _listener = socket
+        .listen(0)
+        .unwrap_or_else(|err| panic!("listen: {err}"));
+    let mut fillers = Vec::new();
+    for _ in 0..8 {
+        match tokio::time::timeout(
+            Duration::from_millis(100),
+            tokio::net::TcpStream::connect(addr),
+        )
+        .await
+        {
+            Ok(Ok(stream)) => fillers.push(stream),
+            _ => break,
+        }
+    }
+    let config = FetchConfig {
+        connect_timeout: Duration::from_millis(300),
+        timeout: Duration::from_secs(5),
+        ..config()
+    };
+    let started = Instant::now();
+    let err = error(
+        fetch(
+            &config,
+            &format!("http://{addr}/feed"),
+            &Validators::default(),
+        )
+        .await,
+    );
+    assert!(matches!(err, FetchError::ConnectTimeout { .. }), "{err:?}");
+    assert!(err.is_timeout());
+    assert_eq!(
+        err.to_string(),
+        format!("http://{addr}/feed: no connection within 300ms")
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
