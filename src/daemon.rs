@@ -39,6 +39,16 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), DaemonError> {
+    run_with_reports(config, listener, shutdown, None).await
+}
+
+/// `run`, also sending every poll's report to `reports`.
+pub async fn run_with_reports(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+    reports: poll::Reports,
+) -> Result<(), DaemonError> {
     let config = Arc::new(config);
     let store = {
         let path = config.store.path.clone();
@@ -72,7 +82,7 @@ pub async fn run(
         store: Arc::clone(&store),
     };
     let server = tokio::spawn(server::serve(listener, state, wait_stop(stopped.clone())));
-    let polling = tokio::spawn(poll::run(Arc::clone(&refresher), stopped.clone()));
+    let polling = tokio::spawn(poll::run(Arc::clone(&refresher), stopped.clone(), reports));
     let pruning = tokio::spawn(prune_loop(
         Arc::clone(&store),
         config.store.retention,

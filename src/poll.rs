@@ -7,17 +7,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::config::Source;
 use crate::model::SourceState;
 use crate::refresh::{Outcome, Refresher, Report};
 
+/// Where each poll's report goes besides the log (tests, and later metrics).
+pub type Reports = Option<mpsc::UnboundedSender<Report>>;
+
 /// Run every unpaused source's poll loop until `shutdown` turns true. A refresh under
 /// way when it does is dropped: its store write, if it had begun, completes on its own
 /// thread and is atomic, so nothing half-written remains.
-pub async fn run(refresher: Arc<Refresher>, shutdown: watch::Receiver<bool>) {
+pub async fn run(refresher: Arc<Refresher>, shutdown: watch::Receiver<bool>, reports: Reports) {
     let mut tasks = JoinSet::new();
     let now = Utc::now();
     for source in refresher.config.sources.iter().filter(|s| !s.paused) {
@@ -33,6 +36,7 @@ pub async fn run(refresher: Arc<Refresher>, shutdown: watch::Receiver<bool>) {
             source.clone(),
             delay,
             shutdown.clone(),
+            reports.clone(),
         ));
     }
     for source in refresher.config.sources.iter().filter(|s| s.paused) {
@@ -46,6 +50,7 @@ async fn poll_source(
     source: Source,
     mut delay: Duration,
     mut shutdown: watch::Receiver<bool>,
+    reports: Reports,
 ) {
     loop {
         tokio::select! {
@@ -63,6 +68,9 @@ async fn poll_source(
         delay = (report.next_poll - Utc::now())
             .to_std()
             .unwrap_or(Duration::ZERO);
+        if let Some(tx) = &reports {
+            let _ = tx.send(report);
+        }
     }
 }
 

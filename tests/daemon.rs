@@ -1,0 +1,255 @@
+//! The daemon end to end: started on port 0 against fixture servers on loopback, it
+//! polls every source, answers `/healthz`, records each source's outcome, and stops
+//! cleanly (port closed, store flushed and released) when told to.
+
+mod support;
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::time::Duration;
+
+use relais::config::Config;
+use relais::model::SourceStatus;
+use relais::refresh::{Outcome, Report};
+use relais::store::{ItemQuery, Store};
+use support::{FixtureServer, Reply, Routes};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{mpsc, oneshot};
+
+const RSS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>Partenaire</title><link>https://partenaire.example.org/</link>
+<item><title>Rencontre régionale à Lyon</title><link>https://partenaire.example.org/a</link>
+<guid isPermaLink="false">a-1</guid><pubDate>Mon, 23 Nov 2026 09:00:00 +0100</pubDate>
+<description>Une journée d&#8217;échanges.</description></item>
+<item><title>Appel à projets 2027</title><link>https://partenaire.example.org/b</link>
+<guid isPermaLink="false">b-2</guid><pubDate>Tue, 24 Nov 2026 09:00:00 +0100</pubDate>
+<description>Dépôt des dossiers jusqu'au 15 janvier.</description></item>
+</channel></rss>"#;
+
+fn config(dir: &Path, server: &FixtureServer) -> Config {
+    let feed_file = dir.join("local.rss");
+    std::fs::write(&feed_file, RSS.replace("partenaire", "local")).unwrap();
+    let text = format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+[store]
+path = "store"
+[fetch]
+allow_private = true
+timeout = "5s"
+[[source]]
+id = "good"
+url = "{good}"
+[[source]]
+id = "gone"
+url = "{gone}"
+[[source]]
+id = "broken"
+url = "{broken}"
+[[source]]
+id = "local"
+url = "local.rss"
+[[source]]
+id = "resting"
+url = "{good}"
+paused = true
+"#,
+        good = server.url("/feed.xml"),
+        gone = server.url("/gone"),
+        broken = server.url("/broken"),
+    );
+    let path = dir.join("relais.toml");
+    std::fs::write(&path, &text).unwrap();
+    Config::load(&path).unwrap()
+}
+
+/// GET `path` over a raw connection; the status line and body.
+async fn get(addr: std::net::SocketAddr, path: &str) -> std::io::Result<(String, String)> {
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    let status = response.lines().next().unwrap_or("").to_string();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+/// Wait for one report from each of `sources`, up to a deadline.
+async fn reports_from(rx: &mut mpsc::UnboundedReceiver<Report>, sources: &[&str]) -> Vec<Report> {
+    let mut seen = HashSet::new();
+    let mut reports = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while seen.len() < sources.len() {
+        let report = tokio::time::timeout_at(deadline, rx.recv())
+            .await
+            .expect("every source polled before the deadline")
+            .expect("report channel open");
+        if seen.insert(report.source.clone()) {
+            reports.push(report);
+        }
+    }
+    reports
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daemon_polls_serves_and_stops_cleanly() {
+    let server = FixtureServer::start(
+        Routes::new()
+            .fixed(
+                "/feed.xml",
+                Reply::ok(RSS)
+                    .header("content-type", "application/rss+xml")
+                    .header("etag", "\"v1\""),
+            )
+            .fixed("/gone", Reply::status(410))
+            .fixed(
+                "/broken",
+                Reply::ok("<!DOCTYPE html><html><body>Maintenance</body></html>")
+                    .header("content-type", "text/html"),
+            ),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), &server);
+    let store_path = config.store.path.clone();
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let daemon = tokio::spawn(relais::daemon::run_with_reports(
+        config,
+        listener,
+        async {
+            let _ = stopped.await;
+        },
+        Some(tx),
+    ));
+
+    let (status, body) = get(addr, "/healthz").await.unwrap();
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert_eq!(body, "ok");
+
+    let reports = reports_from(&mut rx, &["good", "gone", "broken", "local"]).await;
+    let outcome = |id: &str| {
+        reports
+            .iter()
+            .find(|r| r.source == id)
+            .map(|r| (r.outcome.clone(), r.status))
+            .unwrap()
+    };
+    assert_eq!(
+        outcome("good"),
+        (
+            Outcome::Stored {
+                new: 2,
+                updated: 0,
+                unchanged: 0
+            },
+            Some(200)
+        )
+    );
+    assert_eq!(outcome("gone"), (Outcome::Retired, Some(410)));
+    assert!(
+        matches!(&outcome("broken").0, Outcome::Failed { error } if error.contains("/broken") && error.contains("html")),
+        "{:?}",
+        outcome("broken")
+    );
+    assert_eq!(
+        outcome("local").0,
+        Outcome::Stored {
+            new: 2,
+            updated: 0,
+            unchanged: 0
+        }
+    );
+    // The paused source is never polled: only three paths were requested, once each.
+    assert_eq!(server.requests_to("/feed.xml").len(), 1);
+
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), daemon)
+        .await
+        .expect("the daemon stops promptly")
+        .unwrap()
+        .expect("the daemon stops without error");
+    assert!(
+        get(addr, "/healthz").await.is_err(),
+        "the port is closed after shutdown"
+    );
+
+    // The store was flushed and released: it opens, and holds what was polled.
+    let store = Store::open(&store_path).unwrap();
+    assert_eq!(store.count_items(Some("good")).unwrap(), 2);
+    assert_eq!(store.count_items(Some("local")).unwrap(), 2);
+    assert_eq!(store.count_items(None).unwrap(), 4);
+    let newest = store
+        .items(&ItemQuery {
+            source: Some("good".into()),
+            limit: Some(1),
+        })
+        .unwrap();
+    assert_eq!(newest[0].title, "Appel à projets 2027");
+
+    let good = store.source_state("good").unwrap().unwrap();
+    assert_eq!(good.etag.as_deref(), Some("\"v1\""));
+    assert_eq!(SourceStatus::of(Some(&good), false), SourceStatus::Ok);
+    let gone = store.source_state("gone").unwrap().unwrap();
+    assert_eq!(SourceStatus::of(Some(&gone), false), SourceStatus::Retired);
+    let broken = store.source_state("broken").unwrap().unwrap();
+    assert_eq!(
+        SourceStatus::of(Some(&broken), false),
+        SourceStatus::Failing
+    );
+    assert_eq!(broken.failures, 1);
+    assert!(broken.last_error.as_deref().unwrap().contains("/broken"));
+    assert!(broken.next_poll.unwrap() > broken.last_poll.unwrap());
+    assert!(store.source_state("resting").unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_cancels_a_stalled_poll_and_keeps_the_store_usable() {
+    let server = FixtureServer::start(
+        Routes::new().fixed("/slow", Reply::ok(RSS).stall(Duration::from_secs(60))),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("relais.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[store]\npath = \"store\"\n[fetch]\nallow_private = true\ntimeout = \"60s\"\n[[source]]\nid = \"slow\"\nurl = \"{}\"\n",
+            server.url("/slow")
+        ),
+    )
+    .unwrap();
+    let config = Config::load(&path).unwrap();
+    let store_path = config.store.path.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let daemon = tokio::spawn(relais::daemon::run(config, listener, async {
+        let _ = stopped.await;
+    }));
+
+    // Wait (with a deadline) until the poll is under way, then stop.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while server.requests_to("/slow").is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the poll never started"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), daemon)
+        .await
+        .expect("shutdown does not wait for a stalled server")
+        .unwrap()
+        .unwrap();
+    let store = Store::open(&store_path).unwrap();
+    assert_eq!(store.count_items(None).unwrap(), 0);
+}
