@@ -428,8 +428,8 @@ impl RawStore {
             Some(p) if p.get_ref().trim().is_empty() => {
                 return Err(at.error(&p, "store.path", "empty path".into()))
             }
-            Some(p) => dir.join(p.get_ref()),
-            None => dir.join("data/relais.db"),
+            Some(p) => clean(&dir.join(p.get_ref())),
+            None => clean(&dir.join("data/relais.db")),
         };
         Ok(StoreConfig {
             path,
@@ -527,8 +527,29 @@ fn location(value: &str, dir: &Path) -> Result<Location, String> {
             "unsupported scheme `{}` in `{value}`: use http, https or a file path",
             url.scheme()
         )),
-        _ => Ok(Location::File(dir.join(value))),
+        _ => Ok(Location::File(clean(&dir.join(value)))),
     }
+}
+
+/// `a/b/../c` → `a/c`, lexically (no file system access, links not followed), so paths
+/// shown to operators read as they would write them.
+fn clean(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) {
+                    out.pop();
+                } else {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 #[derive(Deserialize)]
@@ -849,6 +870,20 @@ include = ["coopération décentralisée"]
             e.contains("sources.toml:2:6: source[1].id: duplicate source id `a`"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn paths_are_cleaned_lexically() {
+        assert_eq!(
+            clean(Path::new("config/../data/demo")),
+            PathBuf::from("data/demo")
+        );
+        assert_eq!(clean(Path::new("../data/./x")), PathBuf::from("../data/x"));
+        assert_eq!(
+            clean(Path::new("/etc/relais/../x")),
+            PathBuf::from("/etc/x")
+        );
+        assert_eq!(clean(Path::new("a/../../b")), PathBuf::from("../b"));
     }
 
     #[test]
