@@ -33,7 +33,7 @@ fn main() {
     );
 
     let rounds = 3;
-    let mut report = |name: &str, f: &dyn Fn(&[u8]) -> usize| {
+    let report = |name: &str, f: &dyn Fn(&[u8]) -> usize| {
         let mut best = f64::MAX;
         let mut items = 0;
         for _ in 0..rounds {
