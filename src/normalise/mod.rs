@@ -17,7 +17,8 @@
 //!   has one (that is the page the HTML came from), else the base above.
 //! - **Ids.** The publisher's guid (trimmed) when it is non-empty *and unique in the
 //!   document*; else the canonical link; else `h:` and a SHA-256 (128 bits, hex) of
-//!   title, content (or summary) and first enclosure. A guid shared by several entries of
+//!   title, content (or summary) and first enclosure. A guid or link longer than
+//!   [`MAX_ID_LEN`] bytes is replaced by `h:` and the hash of it. A guid shared by several entries of
 //!   one document (a CMS giving every entry the channel URL) identifies none of them, so
 //!   all of them fall back. After that, an entry whose id was already produced by an
 //!   earlier entry of the same document is a repeat and is dropped: the first one wins.
@@ -92,8 +93,8 @@ pub fn normalise(feed: &RawFeed, cx: &Context<'_>) -> Vec<Item> {
         let guid = usable_guid(entry.guid.as_deref())
             .filter(|g| guid_uses.get(g).copied().unwrap_or_default() == 1);
         let id = match (guid, &canonical_url) {
-            (Some(g), _) => g.to_string(),
-            (None, Some(c)) => c.to_string(),
+            (Some(g), _) => bounded_id(g),
+            (None, Some(c)) => bounded_id(c.as_str()),
             (None, None) => hashed_id(entry),
         };
         if !seen.insert(id.clone()) {
@@ -149,6 +150,26 @@ fn item_url(entry: &RawEntry, base: Option<&Url>, kind: Option<FeedKind>) -> Opt
         })
 }
 
+/// Longest id kept as written, in bytes. Ids are store keys and appear in URLs; a
+/// hostile or broken feed must not make them megabytes long.
+pub const MAX_ID_LEN: usize = 512;
+
+/// `id` itself, or when it is over-long a hash of it (still stable).
+fn bounded_id(id: &str) -> String {
+    if id.len() <= MAX_ID_LEN {
+        return id.to_string();
+    }
+    hash_id(&Sha256::digest(id.as_bytes()))
+}
+
+/// `h:` and the first 128 bits of a digest in hex: unique enough within one source.
+fn hash_id(digest: &[u8]) -> String {
+    let mut out = String::with_capacity(34);
+    out.push_str("h:");
+    push_hex(&mut out, digest.get(..16).unwrap_or_default());
+    out
+}
+
 /// The id of an entry with neither a usable guid nor a link: a hash of what it says.
 fn hashed_id(entry: &RawEntry) -> String {
     let mut h = Sha256::new();
@@ -164,11 +185,7 @@ fn hashed_id(entry: &RawEntry) -> String {
     if let Some(e) = entry.enclosures.first() {
         h.update(e.url.trim().as_bytes());
     }
-    let digest = h.finalize();
-    let mut id = String::with_capacity(34);
-    id.push_str("h:");
-    push_hex(&mut id, digest.get(..16).unwrap_or_default());
-    id
+    hash_id(&h.finalize())
 }
 
 /// A text construct's body, trimmed, when it has one.

@@ -249,6 +249,18 @@ fn id_precedence_guid_then_canonical_link_then_hash() {
 }
 
 #[test]
+fn over_long_ids_are_hashed_stably() {
+    let long_guid = "g".repeat(MAX_ID_LEN + 1);
+    let f = feed(FeedKind::Atom, None, vec![entry(&long_guid, "t", "")]);
+    let a = one(&f, None);
+    assert!(a.id.starts_with("h:") && a.id.len() == 34, "{}", a.id);
+    assert_eq!(one(&f, None).id, a.id);
+    let at_limit = "g".repeat(MAX_ID_LEN);
+    let f = feed(FeedKind::Atom, None, vec![entry(&at_limit, "t", "")]);
+    assert_eq!(one(&f, None).id, at_limit);
+}
+
+#[test]
 fn duplicate_guids_fall_back_and_repeats_are_dropped() {
     let doc = url("https://ex.org/feed");
     // A CMS giving every entry the same guid: it identifies none of them.
