@@ -157,6 +157,7 @@ impl Store {
                     .remove(RESTORING_KEY)
                     .map_err(|e| self.storage(e))?;
                 self.flush()?;
+                self.note_change();
                 Ok(stats)
             }
             Err(e) => {

@@ -214,6 +214,11 @@ pub struct Store {
     db: sled::Db,
     path: PathBuf,
     t: Trees,
+    /// Bumped whenever stored items change (new, updated, pruned, restored), so readers
+    /// such as the publishing cache can tell cheaply that what they rendered is stale.
+    /// In memory only (a restart starts from zero, and caches start empty too); shared by
+    /// clones of the handle.
+    changes: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -243,6 +248,7 @@ impl Store {
             db,
             path: path.to_path_buf(),
             t,
+            changes: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0)),
         };
         store.check_schema()?;
         Ok(store)
@@ -407,7 +413,21 @@ impl Store {
             );
         let w = result.map_err(|e| self.tx_error(e))?;
         self.flush()?;
+        if w.new + w.updated > 0 {
+            self.note_change();
+        }
         Ok(w)
+    }
+
+    /// A counter that moves whenever stored items change; equal values mean nothing
+    /// changed in between.
+    pub fn changes(&self) -> u64 {
+        self.changes.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    pub(crate) fn note_change(&self) {
+        self.changes
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// Items newest first (published descending; items published at the same instant,
@@ -622,6 +642,9 @@ impl Store {
             pruned += n;
         }
         self.flush()?;
+        if pruned > 0 {
+            self.note_change();
+        }
         Ok(pruned)
     }
 
