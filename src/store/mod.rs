@@ -466,12 +466,28 @@ impl Store {
         if limit == 0 {
             return Ok(out);
         }
+        self.walk_newest(source, since, &mut |stored| {
+            out.push(stored);
+            out.len() < limit
+        })?;
+        Ok(out)
+    }
+
+    /// Visit items newest first (optionally of one source, published at or after
+    /// `since`) until `visit` returns false. Lets a reader stop as soon as it has what it
+    /// needs, whatever the size of the store.
+    pub fn walk_newest(
+        &self,
+        source: Option<&str>,
+        since: Option<DateTime<Utc>>,
+        visit: &mut dyn FnMut(StoredItem) -> bool,
+    ) -> Result<(), StoreError> {
         let lowest_time = keys::time_bytes(since.unwrap_or(DateTime::<Utc>::MIN_UTC));
         let iter = match source {
             None => self.t.by_time.range(lowest_time.to_vec()..),
             Some(s) => {
                 let Some(prefix) = source_prefix(s) else {
-                    return Ok(out);
+                    return Ok(());
                 };
                 let mut lo = prefix.clone();
                 lo.extend_from_slice(&lowest_time);
@@ -486,13 +502,12 @@ impl Store {
                 .ok_or_else(|| self.corrupt("index key", "shorter than an item number"))?;
             // An index entry whose item vanished was pruned between the two reads.
             if let Some(stored) = self.get_by_num(num)? {
-                out.push(stored);
-                if out.len() >= limit {
+                if !visit(stored) {
                     break;
                 }
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// One item by its source and publisher id.
