@@ -697,7 +697,7 @@ mod tests {
         ch.include = vec!["coopération".into(), "élection".into()];
         ch.exclude = vec!["offre d'emploi".into()];
         let e = explain(&ch, &sources, &stories);
-        let why = |id: &str| e.why(id).map(|r| r.map(Clone::clone).map_err(Clone::clone));
+        let why = |id: &str| e.why(id).map(|r| r.cloned().map_err(Clone::clone));
         let found = |phrase: &str, field| PhraseMatch {
             phrase: phrase.into(),
             field,

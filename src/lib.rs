@@ -15,5 +15,6 @@ pub mod normalise;
 pub mod parse;
 pub mod poll;
 pub mod refresh;
+pub mod render;
 pub mod server;
 pub mod store;
