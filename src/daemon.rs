@@ -77,10 +77,7 @@ pub async fn run_with_reports(
     let wait_stop = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    let state = AppState {
-        config: Arc::clone(&config),
-        store: Arc::clone(&store),
-    };
+    let state = AppState::new(Arc::clone(&config), Arc::clone(&store));
     let server = tokio::spawn(server::serve(listener, state, wait_stop(stopped.clone())));
     let polling = tokio::spawn(poll::run(Arc::clone(&refresher), stopped.clone(), reports));
     let pruning = tokio::spawn(prune_loop(

@@ -14,6 +14,7 @@ pub mod model;
 pub mod normalise;
 pub mod parse;
 pub mod poll;
+pub mod publish;
 pub mod refresh;
 pub mod render;
 pub mod server;

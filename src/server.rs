@@ -1,14 +1,21 @@
 //! The HTTP server. Owns axum; nothing else sees a router or a request. It takes a bound
 //! listener and a shutdown future, so tests start it on port 0 and stop it at will.
+//! Every document comes from [`Publisher`], which renders and caches; this module only
+//! speaks HTTP: content negotiation, conditional requests, caching and security headers.
 
 use std::future::Future;
 use std::sync::Arc;
 
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
+use crate::publish::{self, Doc, Kind, Publisher};
 use crate::store::Store;
 
 /// What request handlers read.
@@ -16,11 +23,24 @@ use crate::store::Store;
 pub struct AppState {
     pub config: Arc<Config>,
     pub store: Arc<Store>,
+    pub publisher: Arc<Publisher>,
+}
+
+impl AppState {
+    pub fn new(config: Arc<Config>, store: Arc<Store>) -> AppState {
+        AppState {
+            publisher: Arc::new(Publisher::new(Arc::clone(&config), Arc::clone(&store))),
+            config,
+            store,
+        }
+    }
 }
 
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/", get(document))
+        .route("/{*path}", get(document))
         .with_state(state)
 }
 
@@ -39,4 +59,140 @@ pub async fn serve(
 /// handler can run).
 async fn healthz() -> &'static str {
     "ok"
+}
+
+/// The pages' Content-Security-Policy: no script at all, styles and images from here only.
+const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
+                        base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// Any document relais publishes: pages, feeds, OPML, assets. GET and HEAD (axum answers
+/// HEAD with the GET handler's headers and no body).
+async fn document(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let page = page_param(uri.query());
+    let Some(doc) = page.and_then(|page| Doc::from_path(uri.path(), page)) else {
+        return not_found();
+    };
+    let publisher = Arc::clone(&state.publisher);
+    let lookup = doc.clone();
+    let rendered = match tokio::task::spawn_blocking(move || publisher.document(&lookup)).await {
+        Ok(Ok(Some(rendered))) => rendered,
+        Ok(Ok(None)) => return not_found(),
+        Ok(Err(e)) => {
+            tracing::error!(path = %uri.path(), error = %e, "cannot render");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "erreur interne\n").into_response();
+        }
+        Err(e) => {
+            tracing::error!(path = %uri.path(), error = %e, "render task failed");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "erreur interne\n").into_response();
+        }
+    };
+
+    let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    let encoding = publish::negotiate_encoding(text(header::ACCEPT_ENCODING));
+    let browser = publish::is_browser(text(header::ACCEPT));
+
+    let mut response = if publish::not_modified(
+        &rendered,
+        text(header::IF_NONE_MATCH),
+        text(header::IF_MODIFIED_SINCE),
+    ) {
+        let mut r = Response::new(Body::empty());
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        r
+    } else {
+        let mut r = Response::new(Body::from(Publisher::bytes(&rendered, encoding)));
+        let h = r.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(doc.media_type(browser)),
+        );
+        if let Some(name) = encoding.header() {
+            h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(name));
+        }
+        r
+    };
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&publish::etag_for(&rendered, encoding)) {
+        h.insert(header::ETAG, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&publish::http_date(rendered.last_modified)) {
+        h.insert(header::LAST_MODIFIED, v);
+    }
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(match doc.kind() {
+            Kind::Page => "public, max-age=60",
+            Kind::Feed => "public, max-age=300",
+            Kind::Asset => "public, max-age=86400",
+        }),
+    );
+    h.insert(
+        header::VARY,
+        HeaderValue::from_static(if doc.varies_by_accept() {
+            "Accept-Encoding, Accept"
+        } else {
+            "Accept-Encoding"
+        }),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if doc.kind() == Kind::Page {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(PAGE_CSP),
+        );
+        h.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("strict-origin-when-cross-origin"),
+        );
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
+    response
+}
+
+/// `page` from the query: `Some(None)` when absent, `Some(Some(n))` when a positive
+/// number, `None` (→ 404) when present but not a number.
+fn page_param(query: Option<&str>) -> Option<Option<usize>> {
+    let Some(value) = query
+        .unwrap_or("")
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("page="))
+    else {
+        return Some(None);
+    };
+    value.parse::<usize>().ok().map(Some)
+}
+
+fn not_found() -> Response {
+    let mut r = (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "page introuvable\n",
+    )
+        .into_response();
+    r.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_parameter() {
+        assert_eq!(page_param(None), Some(None));
+        assert_eq!(page_param(Some("page=3")), Some(Some(3)));
+        assert_eq!(page_param(Some("utm_source=x&page=2")), Some(Some(2)));
+        assert_eq!(page_param(Some("page=abc")), None);
+        assert_eq!(page_param(Some("other=1")), Some(None));
+    }
 }

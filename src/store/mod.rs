@@ -219,6 +219,8 @@ pub struct Store {
     /// In memory only (a restart starts from zero, and caches start empty too); shared by
     /// clones of the handle.
     changes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Bumped whenever a source's state is written (every poll): health shown on pages.
+    state_changes: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -249,6 +251,7 @@ impl Store {
             path: path.to_path_buf(),
             t,
             changes: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0)),
+            state_changes: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0)),
         };
         store.check_schema()?;
         Ok(store)
@@ -339,7 +342,10 @@ impl Store {
             .sources
             .insert(state.id.as_bytes(), bytes)
             .map_err(|e| self.storage(e))?;
-        self.flush()
+        self.flush()?;
+        self.state_changes
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        Ok(())
     }
 
     /// Writes one poll of source `state.id`: its items and its new state, in one
@@ -416,6 +422,8 @@ impl Store {
         if w.new + w.updated > 0 {
             self.note_change();
         }
+        self.state_changes
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         Ok(w)
     }
 
@@ -423,6 +431,12 @@ impl Store {
     /// changed in between.
     pub fn changes(&self) -> u64 {
         self.changes.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Like [`Store::changes`], for source states.
+    pub fn state_changes(&self) -> u64 {
+        self.state_changes
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     pub(crate) fn note_change(&self) {
