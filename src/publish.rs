@@ -25,7 +25,10 @@ use crate::store::{Store, StoreError};
 pub enum Doc {
     Index,
     /// A channel's HTML page; page 1 is the newest.
-    Channel { id: String, page: usize },
+    Channel {
+        id: String,
+        page: usize,
+    },
     Feed {
         id: String,
         format: FeedFormat,
@@ -214,6 +217,15 @@ impl From<html::RenderError> for PublishError {
     }
 }
 
+/// The store's change counters (items, states) when a document was rendered.
+type Version = (u64, u64);
+
+/// A cache entry: what the document was rendered from, and the result.
+type Cached = (Version, Arc<Rendered>);
+
+/// A freshly rendered body and the last change it shows.
+type Body = (Vec<u8>, DateTime<Utc>);
+
 /// How many of the newest items the index scans to count each channel's stories: enough
 /// for any real channel's recent history, bounded whatever the store's size.
 const INDEX_SCAN: usize = 10_000;
@@ -222,8 +234,7 @@ const INDEX_SCAN: usize = 10_000;
 pub struct Publisher {
     config: Arc<Config>,
     store: Arc<Store>,
-    /// Per document: the store's change counters when rendered, and the result.
-    cache: Mutex<HashMap<Doc, ((u64, u64), Arc<Rendered>)>>,
+    cache: Mutex<HashMap<Doc, Cached>>,
 }
 
 impl Publisher {
@@ -296,7 +307,7 @@ impl Publisher {
         docs
     }
 
-    fn render(&self, doc: &Doc) -> Result<Option<(Vec<u8>, DateTime<Utc>)>, PublishError> {
+    fn render(&self, doc: &Doc) -> Result<Option<Body>, PublishError> {
         let config = &self.config;
         let base = &config.server.base_url;
         let epoch = DateTime::<Utc>::UNIX_EPOCH;
@@ -376,7 +387,11 @@ impl Publisher {
 
     /// The stories of one page of a channel, newest first. `None` for a page beyond the
     /// last (page 1 always exists, if empty).
-    fn select_page(&self, channel: &Channel, page: usize) -> Result<Option<Selection>, PublishError> {
+    fn select_page(
+        &self,
+        channel: &Channel,
+        page: usize,
+    ) -> Result<Option<Selection>, PublishError> {
         let size = channel.max_items.max(1);
         let skip = size * (page - 1);
         let selector = Selector::new(channel, &self.config.sources);
@@ -512,7 +527,11 @@ pub fn negotiate_encoding(accept_encoding: Option<&str>) -> Encoding {
             continue;
         }
         let q = pieces
-            .filter_map(|p| p.trim().strip_prefix("q=").or_else(|| p.trim().strip_prefix("Q=")))
+            .filter_map(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .or_else(|| p.trim().strip_prefix("Q="))
+            })
             .find_map(|v| v.trim().parse::<f32>().ok())
             .unwrap_or(1.0);
         q_of.insert(name, q);
@@ -592,7 +611,9 @@ mod tests {
     fn rendered(body: &str, modified: &str) -> Rendered {
         Rendered::new(
             body.as_bytes().to_vec(),
-            DateTime::parse_from_rfc3339(modified).unwrap().with_timezone(&Utc),
+            DateTime::parse_from_rfc3339(modified)
+                .unwrap()
+                .with_timezone(&Utc),
         )
     }
 
@@ -607,17 +628,28 @@ mod tests {
             (
                 "/channels/tout",
                 Some(2),
-                Some(Doc::Channel { id: "tout".into(), page: 2 }),
+                Some(Doc::Channel {
+                    id: "tout".into(),
+                    page: 2,
+                }),
             ),
             (
                 "/feeds/tout.atom",
                 None,
-                Some(Doc::Feed { id: "tout".into(), format: FeedFormat::Atom, page: 1 }),
+                Some(Doc::Feed {
+                    id: "tout".into(),
+                    format: FeedFormat::Atom,
+                    page: 1,
+                }),
             ),
             (
                 "/feeds/a-b.json",
                 Some(3),
-                Some(Doc::Feed { id: "a-b".into(), format: FeedFormat::Json, page: 3 }),
+                Some(Doc::Feed {
+                    id: "a-b".into(),
+                    format: FeedFormat::Json,
+                    page: 3,
+                }),
             ),
             ("/feeds/tout.xml", None, None),
             ("/feeds/Tout.rss", None, None),
@@ -632,7 +664,9 @@ mod tests {
             assert_eq!(got, want, "{path} {page:?}");
             if let Some(doc) = got {
                 let p = doc.path();
-                let (p, q) = p.split_once("?page=").map_or((p.as_str(), None), |(a, b)| (a, b.parse().ok()));
+                let (p, q) = p
+                    .split_once("?page=")
+                    .map_or((p.as_str(), None), |(a, b)| (a, b.parse().ok()));
                 assert_eq!(Doc::from_path(p, q), Some(doc));
             }
         }
@@ -668,7 +702,12 @@ mod tests {
             (Some(format!("\"other\", {tag}")), None, true, "in a list"),
             (Some("*".into()), None, true, "star"),
             (Some(format!("\"{bare}-gz\"")), None, true, "the gzip tag"),
-            (Some(format!("W/\"{bare}-br\"")), None, true, "the weak brotli tag"),
+            (
+                Some(format!("W/\"{bare}-br\"")),
+                None,
+                true,
+                "the weak brotli tag",
+            ),
             (Some("\"other\"".into()), None, false, "no match"),
             (
                 Some("\"other\"".into()),
@@ -676,9 +715,19 @@ mod tests {
                 false,
                 "If-None-Match decides alone",
             ),
-            (None, Some("Tue, 24 Nov 2026 10:00:00 GMT"), true, "same second"),
+            (
+                None,
+                Some("Tue, 24 Nov 2026 10:00:00 GMT"),
+                true,
+                "same second",
+            ),
             (None, Some("Wed, 25 Nov 2026 10:00:00 GMT"), true, "later"),
-            (None, Some("Mon, 23 Nov 2026 10:00:00 GMT"), false, "earlier"),
+            (
+                None,
+                Some("Mon, 23 Nov 2026 10:00:00 GMT"),
+                false,
+                "earlier",
+            ),
             (None, Some("garbage"), false, "bad date"),
             (None, None, false, "unconditional"),
         ];
@@ -695,7 +744,9 @@ mod tests {
         let body = "Coopération décentralisée ".repeat(200);
         let r = rendered(&body, "2026-11-24T10:00:00Z");
         let mut out = String::new();
-        flate2::read::GzDecoder::new(&r.gzip[..]).read_to_string(&mut out).unwrap();
+        flate2::read::GzDecoder::new(&r.gzip[..])
+            .read_to_string(&mut out)
+            .unwrap();
         assert_eq!(out, body);
         let mut out = Vec::new();
         brotli::BrotliDecompress(&mut &r.brotli[..], &mut out).unwrap();

@@ -67,11 +67,7 @@ const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
 
 /// Any document relais publishes: pages, feeds, OPML, assets. GET and HEAD (axum answers
 /// HEAD with the GET handler's headers and no body).
-async fn document(
-    State(state): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
+async fn document(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
     let page = page_param(uri.query());
     let Some(doc) = page.and_then(|page| Doc::from_path(uri.path(), page)) else {
         return not_found();
