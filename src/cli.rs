@@ -13,9 +13,10 @@ use serde_json::json;
 
 use crate::config::{Config, Location};
 use crate::fetch::Fetcher;
-use crate::model::{Item, SourceState, SourceStatus};
+use crate::model::{Item, SourceState, SourceStatus, Story};
 use crate::normalise::{self, Context};
 use crate::parse;
+use crate::publish::Publisher;
 use crate::refresh::{Outcome, Refresher};
 use crate::store::{ItemQuery, Store};
 
@@ -70,10 +71,21 @@ pub enum Command {
     /// List stored items, newest first.
     ///
     /// Example: relais items --source ciedel --limit 5
+    ///
+    /// With --channel, the channel's selection; --why adds the rule that kept each one,
+    /// and --why STORY says why that story (source/item id) is in or out.
+    ///
+    /// Example: relais items --channel cooperation-decentralisee --why
     Items {
         /// Only this source's items.
         #[arg(long, value_name = "ID")]
         source: Option<String>,
+        /// The channel's selection, in its order.
+        #[arg(long, value_name = "ID")]
+        channel: Option<String>,
+        /// With --channel: say why each story is kept, or why STORY is in or out.
+        #[arg(long, value_name = "STORY", num_args = 0..=1, default_missing_value = "", requires = "channel")]
+        why: Option<String>,
         /// At most this many items.
         #[arg(long, default_value_t = 50)]
         limit: usize,
@@ -90,6 +102,14 @@ pub enum Command {
         url: Option<url::Url>,
         #[arg(long)]
         json: bool,
+    },
+    /// Write every published file (feeds, OPML, HTML pages, assets) for a static web
+    /// server: the same bytes the daemon serves.
+    ///
+    /// Example: relais export --out /var/www/veille
+    Export {
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
     },
     /// Write the whole store as JSON lines.
     ///
@@ -129,9 +149,25 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sources { json } => sources(&load_config(&cli)?, *json),
         Command::Items {
             source,
+            channel: Some(channel),
+            why,
             limit,
             json,
+        } => channel_items(
+            &load_config(&cli)?,
+            channel,
+            source.as_deref(),
+            why.as_deref(),
+            *limit,
+            *json,
+        ),
+        Command::Items {
+            source,
+            limit,
+            json,
+            ..
         } => items(&load_config(&cli)?, source.as_deref(), *limit, *json),
+        Command::Export { out } => export(&load_config(&cli)?, out),
         Command::Parse { file, url, json } => parse_file(file, url.as_ref(), *json),
         Command::Backup { out } => backup(&load_config(&cli)?, out),
         Command::Restore { file } => restore(&load_config(&cli)?, file),
@@ -382,12 +418,35 @@ fn items(config: &Config, source: Option<&str>, limit: usize, json: bool) -> any
     print_items(&items, json, None)
 }
 
+/// An item in the JSON shape of the contracts: its fields, plus its story and the
+/// story's other appearances when it has one (not for `parse`).
+fn item_json(item: &Item, story: Option<&Story>) -> serde_json::Value {
+    let mut value = serde_json::to_value(item).unwrap_or_default();
+    if let (Some(story), Some(map)) = (story, value.as_object_mut()) {
+        map.insert("story".into(), json!(story.id));
+        let also: Vec<_> = story
+            .also
+            .iter()
+            .map(|a| json!({ "source": a.source, "url": a.url, "published": a.published }))
+            .collect();
+        map.insert("also".into(), json!(also));
+    }
+    value
+}
+
 fn print_items(items: &[Item], json: bool, feed: Option<serde_json::Value>) -> anyhow::Result<()> {
     let mut out = BufWriter::new(std::io::stdout().lock());
     if json {
+        let list: Vec<_> = items
+            .iter()
+            .map(|i| {
+                let story = feed.is_none().then(|| Story::single(i.clone()));
+                item_json(i, story.as_ref())
+            })
+            .collect();
         let doc = match feed {
-            Some(feed) => json!({ "feed": feed, "items": items }),
-            None => json!({ "items": items }),
+            Some(feed) => json!({ "feed": feed, "items": list }),
+            None => json!({ "items": list }),
         };
         serde_json::to_writer_pretty(&mut out, &doc)?;
         writeln!(out)?;
@@ -406,6 +465,107 @@ fn print_items(items: &[Item], json: bool, feed: Option<serde_json::Value>) -> a
         }
     }
     out.flush()?;
+    Ok(())
+}
+
+fn channel_items(
+    config: &Config,
+    channel_id: &str,
+    source: Option<&str>,
+    why: Option<&str>,
+    limit: usize,
+    json: bool,
+) -> anyhow::Result<()> {
+    let Some(channel) = config.channel(channel_id) else {
+        bail!(
+            "no channel has the id `{channel_id}` in {}",
+            config.path.display()
+        );
+    };
+    let store = open_store(config)?;
+    let mut stories = Vec::new();
+    store.walk_newest(source, None, &mut |stored| {
+        stories.push(Story::single(stored.item));
+        true
+    })?;
+    let explanation = crate::curate::explain(channel, &config.sources, &stories);
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    match why {
+        Some(story_id) if !story_id.is_empty() => {
+            let Some(verdict) = explanation.why(story_id) else {
+                bail!("no stored story has the id `{story_id}` (ids look like source/item-id; see `relais items --json`)");
+            };
+            match verdict {
+                Ok(kept) => writeln!(out, "{story_id}: {kept}")?,
+                Err(left_out) => writeln!(out, "{story_id}: {left_out}")?,
+            }
+        }
+        _ if json => {
+            let list: Vec<_> = explanation
+                .kept
+                .iter()
+                .take(limit)
+                .map(|(story, kept)| {
+                    let mut v = item_json(&story.item, Some(story));
+                    if why.is_some() {
+                        if let Some(map) = v.as_object_mut() {
+                            map.insert("why".into(), json!(kept.to_string()));
+                        }
+                    }
+                    v
+                })
+                .collect();
+            serde_json::to_writer_pretty(
+                &mut out,
+                &json!({ "channel": channel.id, "items": list }),
+            )?;
+            writeln!(out)?;
+        }
+        _ => {
+            for (story, kept) in explanation.kept.iter().take(limit) {
+                let item = &story.item;
+                writeln!(
+                    out,
+                    "{}  {:<14} {}",
+                    short_time(item.published),
+                    item.source.as_deref().unwrap_or("-"),
+                    item.title
+                )?;
+                if why.is_some() {
+                    writeln!(out, "{:18}{} ({kept})", "", story.id)?;
+                }
+            }
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn export(config: &Config, dir: &Path) -> anyhow::Result<()> {
+    let store = Arc::new(open_store(config)?);
+    let publisher = Publisher::new(Arc::new(config.clone()), store);
+    let mut written = 0;
+    for doc in publisher.all_documents() {
+        let Some(rendered) = publisher.document(&doc)? else {
+            continue;
+        };
+        let path = doc.path();
+        // A page's path is a folder with an index.html, so that static servers map
+        // `/channels/x` to it as the daemon does.
+        let relative = match doc.kind() {
+            crate::publish::Kind::Page => format!("{}/index.html", path.trim_matches('/')),
+            _ => path.trim_start_matches('/').to_string(),
+        };
+        let file = dir.join(relative.trim_start_matches('/'));
+        if let Some(parent) = file.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("{}: cannot create", parent.display()))?;
+        }
+        std::fs::write(&file, &rendered.body)
+            .with_context(|| format!("{}: cannot write", file.display()))?;
+        written += 1;
+    }
+    eprintln!("{}: {written} files written", dir.display());
     Ok(())
 }
 
