@@ -253,12 +253,10 @@ impl Publisher {
     /// The document, rendered or from the cache; `None` when there is no such document
     /// (unknown channel, page beyond the last).
     pub fn document(&self, doc: &Doc) -> Result<Option<Arc<Rendered>>, PublishError> {
-        let version = (self.store.changes(), self.store.state_changes());
-        if let Some((v, r)) = self.cache.lock().ok().and_then(|c| c.get(doc).cloned()) {
-            if v == version || doc.kind() == Kind::Asset {
-                return Ok(Some(r));
-            }
+        if let Some(fresh) = self.cached(doc) {
+            return Ok(Some(fresh));
         }
+        let version = self.version();
         let Some((body, last_modified)) = self.render(doc)? else {
             return Ok(None);
         };
@@ -271,6 +269,19 @@ impl Publisher {
             cache.insert(doc.clone(), (version, Arc::clone(&rendered)));
         }
         Ok(Some(rendered))
+    }
+
+    /// The document if the cache holds it and nothing changed since: no store access,
+    /// no blocking, so request handlers can call it directly.
+    pub fn cached(&self, doc: &Doc) -> Option<Arc<Rendered>> {
+        let version = self.version();
+        let cache = self.cache.lock().ok()?;
+        let (v, r) = cache.get(doc)?;
+        (*v == version || doc.kind() == Kind::Asset).then(|| Arc::clone(r))
+    }
+
+    fn version(&self) -> Version {
+        (self.store.changes(), self.store.state_changes())
     }
 
     /// The bytes of one encoding.

@@ -74,7 +74,13 @@ async fn document(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -
     };
     let publisher = Arc::clone(&state.publisher);
     let lookup = doc.clone();
-    let rendered = match tokio::task::spawn_blocking(move || publisher.document(&lookup)).await {
+    // A fresh cached document costs a lookup; only rendering (store reads) goes to a
+    // blocking thread.
+    let rendered = match state.publisher.cached(&doc) {
+        Some(rendered) => Ok(Ok(Some(rendered))),
+        None => tokio::task::spawn_blocking(move || publisher.document(&lookup)).await,
+    };
+    let rendered = match rendered {
         Ok(Ok(Some(rendered))) => rendered,
         Ok(Ok(None)) => return not_found(),
         Ok(Err(e)) => {
