@@ -21,8 +21,8 @@
 //!   the other partners that published the story, since every reader displays the body
 //!   while few show RSS `<source>` or Atom `<source>`. JSON Feed also carries them in
 //!   `_relais.also`.
-//! - **Body**: the item's sanitised `content_html` (normalise sanitised it), else its
-//!   plain-text summary escaped into a paragraph.
+//! - **Body**: the item's `content_html`, sanitised again (the store may come from a
+//!   restored file), else its plain-text summary escaped into a paragraph.
 //! - **Language**: the channel's `lang`, else `fr`.
 
 pub mod atom;
@@ -476,9 +476,21 @@ pub fn also_partners(meta: &FeedMeta<'_>, story: &Story) -> Vec<Credit> {
 
 /// The HTML body, never empty: sanitised content (else the summary, else the title, as
 /// a paragraph), then the credit of the other partners.
+///
+/// Content is sanitised again here although normalise already did: the store can also be
+/// filled by `relais restore` from a file, and what subscribers' readers display must
+/// not depend on that file being honest. Rendering is cached, so this costs once per
+/// change.
 pub fn story_html(meta: &FeedMeta<'_>, story: &Story) -> String {
     let mut html = match story.item.content_html.as_deref().map(str::trim) {
-        Some(content) if !content.is_empty() => clean(content).into_owned(),
+        Some(content) if !content.is_empty() => {
+            let base = story.item.url.as_deref().and_then(|u| Url::parse(u).ok());
+            clean(&crate::normalise::sanitize::sanitize_html(
+                content,
+                base.as_ref(),
+            ))
+            .into_owned()
+        }
         _ => {
             // Never empty: Atom needs content when there is no link, JSON Feed always.
             let summary = story_summary(story);
