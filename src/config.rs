@@ -19,6 +19,13 @@ pub struct Config {
     pub fetch: FetchConfig,
     pub sources: Vec<Source>,
     pub channels: Vec<Channel>,
+    /// The WebSub hub feeds advertise and relais pings when a channel changes.
+    pub websub: Option<WebSubConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct WebSubConfig {
+    pub hub: Url,
 }
 
 #[derive(Debug, Clone)]
@@ -229,6 +236,7 @@ impl Config {
             fetch,
             sources,
             channels,
+            websub: raw.websub.map(|w| WebSubConfig { hub: w.hub.0 }),
         })
     }
 
@@ -371,6 +379,13 @@ struct RawConfig {
     source: Vec<RawSource>,
     #[serde(default)]
     channel: Vec<RawChannel>,
+    websub: Option<RawWebSub>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWebSub {
+    hub: HttpUrl,
 }
 
 #[derive(Deserialize)]

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use crate::config::Config;
 use crate::fetch::{FetchError, Fetcher};
 use crate::poll;
-use crate::refresh::Refresher;
+use crate::refresh::{Refresher, Report};
 use crate::server::{self, AppState};
 use crate::store::{Store, StoreError};
 
@@ -78,8 +78,40 @@ pub async fn run_with_reports(
         let _ = rx.wait_for(|s| *s).await;
     };
     let state = AppState::new(Arc::clone(&config), Arc::clone(&store));
+
+    // Poll reports go to the log, to `reports` (tests), and nudge the WebSub pinger when a
+    // poll stored something.
+    let (nudge, nudged) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let pinger = match &config.websub {
+        Some(websub) => {
+            let pinger = crate::websub::Pinger::new(
+                websub.hub.clone(),
+                Arc::clone(&state.publisher),
+                Arc::new(Fetcher::new(&config.fetch)?),
+            )
+            .await;
+            Some(tokio::spawn(pinger.run(nudged)))
+        }
+        None => None,
+    };
+    let (report_tx, mut report_rx) = tokio::sync::mpsc::unbounded_channel::<Report>();
+    let forward = tokio::spawn(async move {
+        while let Some(report) = report_rx.recv().await {
+            if report.new_items() + report.updated_items() > 0 {
+                let _ = nudge.send(());
+            }
+            if let Some(tx) = &reports {
+                let _ = tx.send(report);
+            }
+        }
+    });
+
     let server = tokio::spawn(server::serve(listener, state, wait_stop(stopped.clone())));
-    let polling = tokio::spawn(poll::run(Arc::clone(&refresher), stopped.clone(), reports));
+    let polling = tokio::spawn(poll::run(
+        Arc::clone(&refresher),
+        stopped.clone(),
+        Some(report_tx),
+    ));
     let pruning = tokio::spawn(prune_loop(
         Arc::clone(&store),
         config.store.retention,
@@ -92,6 +124,12 @@ pub async fn run_with_reports(
     let served = server.await;
     let _ = polling.await;
     let _ = pruning.await;
+    // The poll tasks held the report sender: with them gone the forwarder ends. A ping
+    // under way is not worth waiting for (readers still poll).
+    let _ = forward.await;
+    if let Some(pinger) = pinger {
+        pinger.abort();
+    }
     let flushed = tokio::task::spawn_blocking(move || store.flush())
         .await
         .map_err(|e| DaemonError::Task(e.to_string()))?;

@@ -19,3 +19,4 @@ pub mod refresh;
 pub mod render;
 pub mod server;
 pub mod store;
+pub mod websub;

@@ -133,6 +133,11 @@ impl Doc {
         }
     }
 
+    /// The absolute URL this document is served at under `base_url`.
+    pub fn url(&self, base_url: &Url) -> Url {
+        render::under(base_url, self.path().trim_start_matches('/'))
+    }
+
     /// Whether the media type depends on the request's Accept header.
     pub fn varies_by_accept(&self) -> bool {
         matches!(
@@ -389,6 +394,7 @@ impl Publisher {
                     ..PageLinks::default()
                 };
                 meta.self_url = at(*page);
+                meta.hub = config.websub.as_ref().map(|w| w.hub.clone());
                 let refs: Vec<&Story> = sel.stories.iter().collect();
                 let body = render::feed(*format, &meta, &refs)?;
                 (body.into_bytes(), sel.changed)

@@ -144,6 +144,17 @@ async fn document(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    if let (Doc::Feed { .. }, Some(websub)) = (&doc, &state.config.websub) {
+        // WebSub discovery by header (W3C WebSub §4), as well as in the document.
+        let link = format!(
+            "<{}>; rel=\"hub\", <{}>; rel=\"self\"",
+            websub.hub,
+            doc.url(&state.config.server.base_url)
+        );
+        if let Ok(v) = HeaderValue::from_str(&link) {
+            h.insert(header::LINK, v);
+        }
+    }
     if doc.kind() == Kind::Page {
         h.insert(
             header::CONTENT_SECURITY_POLICY,

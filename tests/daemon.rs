@@ -253,3 +253,106 @@ async fn shutdown_cancels_a_stalled_poll_and_keeps_the_store_usable() {
     let store = Store::open(&store_path).unwrap();
     assert_eq!(store.count_items(None).unwrap(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websub_hub_is_advertised_and_pinged_when_a_channel_changes() {
+    let server = FixtureServer::start(
+        Routes::new()
+            .fixed("/feed.xml", Reply::ok(RSS))
+            .fixed("/hub", Reply::status(204)),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("relais.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[server]\nbase_url = \"https://veille.example.org\"\n[store]\npath = \"store\"\n\
+             [fetch]\nallow_private = true\n[websub]\nhub = \"{hub}\"\n\
+             [[source]]\nid = \"good\"\nurl = \"{feed}\"\n\
+             [[channel]]\nid = \"tout\"\ntitle = \"Tout\"\n\
+             [[channel]]\nid = \"vide\"\ntitle = \"Vide\"\ninclude = [\"introuvable\"]\n",
+            hub = server.url("/hub"),
+            feed = server.url("/feed.xml"),
+        ),
+    )
+    .unwrap();
+    let config = Config::load(&path).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let daemon = tokio::spawn(relais::daemon::run_with_reports(
+        config,
+        listener,
+        async {
+            let _ = stopped.await;
+        },
+        Some(tx),
+    ));
+    reports_from(&mut rx, &["good"]).await;
+
+    // The channel that gained items is pinged, once per feed format; the empty one is not.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while server.requests_to("/hub").len() < 3 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "hub not pinged: {:?}",
+            server.requests_to("/hub")
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut pinged: Vec<String> = server
+        .requests_to("/hub")
+        .iter()
+        .map(|r| {
+            assert_eq!(r.method, "POST");
+            assert_eq!(
+                r.header("content-type"),
+                Some("application/x-www-form-urlencoded")
+            );
+            String::from_utf8(r.body.clone()).unwrap()
+        })
+        .collect();
+    pinged.sort();
+    assert_eq!(
+        pinged,
+        [
+            "hub.mode=publish&hub.url=https%3A%2F%2Fveille.example.org%2Ffeeds%2Ftout.atom",
+            "hub.mode=publish&hub.url=https%3A%2F%2Fveille.example.org%2Ffeeds%2Ftout.json",
+            "hub.mode=publish&hub.url=https%3A%2F%2Fveille.example.org%2Ffeeds%2Ftout.rss",
+        ]
+    );
+
+    // Feeds advertise the hub in the document and in a Link header.
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /feeds/tout.atom HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let hub = server.url("/hub");
+    assert!(
+        response.contains(&format!(
+            "link: <{hub}>; rel=\"hub\", <https://veille.example.org/feeds/tout.atom>; rel=\"self\""
+        )),
+        "{response}"
+    );
+    assert!(
+        response.contains(&format!("href=\"{hub}\" rel=\"hub\"")),
+        "{response}"
+    );
+
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), daemon)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        server.requests_to("/hub").len(),
+        3,
+        "no ping without a change"
+    );
+}

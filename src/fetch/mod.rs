@@ -238,6 +238,45 @@ impl Fetcher {
         }
     }
 
+    /// POST a form (`application/x-www-form-urlencoded`) to `url` — WebSub pings — under
+    /// the same guard, limits and deadline as fetches; redirects are not followed. The
+    /// status on success (2xx).
+    pub async fn post_form(&self, url: &Url, form: &[(&str, &str)]) -> Result<u16, FetchError> {
+        check_target(url, self.config.allow_private)?;
+        let _permit = self.limits.acquire(url.host_str()).await;
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let send = self
+            .client
+            .post(url.clone())
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(body)
+            .send();
+        let after = self.config.timeout;
+        let response = match tokio::time::timeout(after, send).await {
+            Ok(result) => {
+                result.map_err(|err| send_error(url, err, self.config.connect_timeout))?
+            }
+            Err(_elapsed) => {
+                return Err(FetchError::Timeout {
+                    location: url.to_string(),
+                    after,
+                })
+            }
+        };
+        let status = response.status().as_u16();
+        if (200..300).contains(&status) {
+            Ok(status)
+        } else {
+            Err(FetchError::Status {
+                url: url.to_string(),
+                status,
+                retry_after: None,
+            })
+        }
+    }
+
     async fn fetch_http(
         &self,
         start: &Url,
