@@ -597,3 +597,65 @@ async fn export_writes_the_bytes_served() {
     }
     assert!(!Path::new(&out.join("feeds/cooperation.xml")).exists());
 }
+
+/// Every document published for the bundled demo network is well-formed (a strict XML
+/// parser for RSS, Atom, OPML and the XSL; JSON for JSON Feed), re-parses with feed-rs,
+/// and carries only absolute http(s) links in feeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_demo_output_is_valid() {
+    use relais::fetch::Fetcher;
+    use relais::publish::{Doc, Publisher};
+    use relais::refresh::{Outcome, Refresher};
+
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(repo.join("config/demo.toml"))
+        .unwrap()
+        .replace("../data/demo", &dir.path().join("store").display().to_string());
+    let path = repo.join("config/demo-test.toml.tmp");
+    // Parse as if the file were in config/, so the demo's relative feed paths resolve.
+    let config = Arc::new(Config::parse(&text, &path).unwrap());
+    let store = Arc::new(Store::open(&config.store.path).unwrap());
+    let refresher = Refresher {
+        config: Arc::clone(&config),
+        fetcher: Fetcher::new(&config.fetch).unwrap(),
+        store: Arc::clone(&store),
+    };
+    for source in &config.sources {
+        let report = refresher.refresh(source, Utc::now()).await;
+        assert!(matches!(report.outcome, Outcome::Stored { new, .. } if new > 0), "{report:?}");
+    }
+    let publisher = Publisher::new(Arc::clone(&config), store);
+    let docs = publisher.all_documents();
+    assert_eq!(docs.len(), 5 + 4 * config.channels.len());
+    for doc in docs {
+        let rendered = publisher.document(&doc).unwrap().unwrap();
+        let body = std::str::from_utf8(&rendered.body).unwrap();
+        let path = doc.path();
+        match doc {
+            Doc::Feed { format: relais::render::FeedFormat::Json, .. } => {
+                let v: serde_json::Value = serde_json::from_str(body).unwrap();
+                assert!(!v["items"].as_array().unwrap().is_empty(), "{path}");
+                feed_rs::parser::parse(body.as_bytes()).unwrap();
+            }
+            Doc::Feed { .. } => {
+                assert_well_formed_feed(body, &path);
+                let feed = feed_rs::parser::parse(body.as_bytes()).unwrap();
+                assert!(!feed.entries.is_empty(), "{path}");
+                for entry in &feed.entries {
+                    for link in &entry.links {
+                        assert!(link.href.starts_with("http"), "{path}: {}", link.href);
+                    }
+                }
+            }
+            Doc::SourcesOpml | Doc::ChannelsOpml | Doc::FeedXsl => {
+                roxmltree::Document::parse(body).unwrap_or_else(|e| panic!("{path}: {e}"));
+            }
+            Doc::Index | Doc::Channel { .. } => {
+                assert!(body.starts_with("<!DOCTYPE html>"), "{path}");
+                assert!(!body.contains("<script"), "{path}");
+            }
+            Doc::Stylesheet => assert!(body.contains('{')),
+        }
+    }
+}
