@@ -211,6 +211,33 @@ async fn fetch_sources_items_and_backup_restore() {
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(dates, sorted, "newest first");
 
+    // A channel's selection, with the rule behind each decision.
+    let out = run(vec!["items", "--channel", "developpement-rural", "--why"])
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("(kept: all sources"),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(vec![
+        "items",
+        "--channel",
+        "developpement-rural",
+        "--why",
+        "racines-rurales/tag:racines-rurales.example.net,2026:article-1488",
+    ])
+    .await
+    .unwrap();
+    assert!(
+        stdout(&out).contains("left out: excluded by phrase \"offre d'emploi\" matched in title"),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(vec!["items", "--channel", "nope"]).await.unwrap();
+    assert_eq!(out.status.code(), Some(1));
+
     // Unknown ids are user errors.
     let out = run(vec!["items", "--source", "nope"]).await.unwrap();
     assert_eq!(out.status.code(), Some(1));

@@ -611,7 +611,10 @@ async fn every_demo_output_is_valid() {
     let dir = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(repo.join("config/demo.toml"))
         .unwrap()
-        .replace("../data/demo", &dir.path().join("store").display().to_string());
+        .replace(
+            "../data/demo",
+            &dir.path().join("store").display().to_string(),
+        );
     let path = repo.join("config/demo-test.toml.tmp");
     // Parse as if the file were in config/, so the demo's relative feed paths resolve.
     let config = Arc::new(Config::parse(&text, &path).unwrap());
@@ -623,7 +626,10 @@ async fn every_demo_output_is_valid() {
     };
     for source in &config.sources {
         let report = refresher.refresh(source, Utc::now()).await;
-        assert!(matches!(report.outcome, Outcome::Stored { new, .. } if new > 0), "{report:?}");
+        assert!(
+            matches!(report.outcome, Outcome::Stored { new, .. } if new > 0),
+            "{report:?}"
+        );
     }
     let publisher = Publisher::new(Arc::clone(&config), store);
     let docs = publisher.all_documents();
@@ -633,7 +639,10 @@ async fn every_demo_output_is_valid() {
         let body = std::str::from_utf8(&rendered.body).unwrap();
         let path = doc.path();
         match doc {
-            Doc::Feed { format: relais::render::FeedFormat::Json, .. } => {
+            Doc::Feed {
+                format: relais::render::FeedFormat::Json,
+                ..
+            } => {
                 let v: serde_json::Value = serde_json::from_str(body).unwrap();
                 assert!(!v["items"].as_array().unwrap().is_empty(), "{path}");
                 feed_rs::parser::parse(body.as_bytes()).unwrap();
