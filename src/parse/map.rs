@@ -95,6 +95,16 @@ pub(crate) fn map_feed(
         _ => hints.entries.iter().collect(),
     };
     let aligned = usable.len() == feed.entries.len();
+    // An Atom entry without an author has the feed's (RFC 4287 4.2.1); feed-rs does this
+    // itself for JSON Feed only.
+    let inherited: Vec<String> = match kind {
+        FeedKind::Atom => feed
+            .authors
+            .iter()
+            .filter_map(|p| p.name.as_deref().and_then(clean_name))
+            .collect(),
+        _ => Vec::new(),
+    };
 
     let entries = feed
         .entries
@@ -107,7 +117,7 @@ pub(crate) fn map_feed(
                 None
             };
             let json_lang = json.and_then(|j| j.item_langs.get(i).cloned().flatten());
-            map_entry(entry, kind, hint, json_lang)
+            map_entry(entry, kind, hint, json_lang, &inherited)
         })
         .collect();
 
@@ -174,13 +184,38 @@ fn map_text(text: Option<Text>) -> Option<RawText> {
     non_empty(text.content).map(|body| RawText { body, is_html })
 }
 
+/// A person's name without the punctuation feed-rs leaves around it once it has cut the
+/// e-mail out ("(Jean Dupont)", "Rédaction –").
+fn clean_name(raw: &str) -> Option<String> {
+    let trimmed =
+        raw.trim_matches(|c: char| c.is_whitespace() || "()<>[]«»\"'“”‘’-–—:,;|/".contains(c));
+    (!trimmed.is_empty()).then(|| trimmed.to_string())
+}
+
+/// An author string as RSS writes it ("jean@ex.fr (Jean Dupont)", "Jean Dupont
+/// «jean@ex.fr»", "mailto:jean@ex.fr", "Jean Dupont"): the name when there is one,
+/// else the e-mail address.
+pub(crate) fn person_name(raw: &str) -> Option<String> {
+    let is_email = |w: &str| w.contains('@');
+    let name: Vec<&str> = raw.split_whitespace().filter(|w| !is_email(w)).collect();
+    clean_name(&name.join(" ")).or_else(|| {
+        raw.split_whitespace().find(|w| is_email(w)).and_then(|w| {
+            let w = w.trim_matches(|c: char| "()<>[]«»\"'“”‘’,;".contains(c));
+            clean_name(w.strip_prefix("mailto:").unwrap_or(w))
+        })
+    })
+}
+
 fn is_web_url(s: &str) -> bool {
     url::Url::parse(s).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
 }
 
+/// feed-rs types Atom xhtml as "application/xhtml" (its media type constant lacks the
+/// "+xml").
 fn is_html_type(essence: &str) -> bool {
-    essence.eq_ignore_ascii_case("text/html")
-        || essence.eq_ignore_ascii_case("application/xhtml+xml")
+    ["text/html", "application/xhtml", "application/xhtml+xml"]
+        .iter()
+        .any(|t| essence.eq_ignore_ascii_case(t))
 }
 
 fn map_entry(
@@ -188,6 +223,7 @@ fn map_entry(
     kind: FeedKind,
     hint: Option<&EntryHint>,
     json_lang: Option<String>,
+    inherited_authors: &[String],
 ) -> RawEntry {
     let mut guid = if entry.id == NO_ID {
         None
@@ -260,16 +296,23 @@ fn map_entry(
     };
 
     let mut authors: Vec<String> = Vec::new();
-    for person in entry.authors {
-        let name = person
-            .name
-            .and_then(non_empty)
-            .or_else(|| person.email.and_then(non_empty));
-        if let Some(name) = name {
-            if !authors.contains(&name) {
-                authors.push(name);
-            }
+    let people = entry.authors.into_iter().map(|p| {
+        p.name
+            .as_deref()
+            .and_then(clean_name)
+            .or_else(|| p.email.as_deref().and_then(clean_name))
+    });
+    let hidden = hint.map(|h| h.authors.clone()).unwrap_or_default();
+    for name in people
+        .chain(hidden.iter().map(|raw| person_name(raw)))
+        .flatten()
+    {
+        if !authors.contains(&name) {
+            authors.push(name);
         }
+    }
+    if authors.is_empty() {
+        authors = inherited_authors.to_vec();
     }
 
     let mut categories: Vec<String> = Vec::new();
@@ -368,6 +411,24 @@ mod tests {
                 Some(expected),
                 "{relative}"
             );
+        }
+    }
+
+    #[test]
+    fn person_names() {
+        let cases = [
+            ("jean@ex.fr (Jean Dupont)", Some("Jean Dupont")),
+            ("Jean Dupont «jean@ex.fr»", Some("Jean Dupont")),
+            ("Jean Dupont <jean@ex.fr>", Some("Jean Dupont")),
+            ("«jean@ex.fr» Jean Dupont", Some("Jean Dupont")),
+            ("mailto:jean@ex.fr", Some("jean@ex.fr")),
+            ("<jean@ex.fr>", Some("jean@ex.fr")),
+            ("Rédaction – contact@ex.fr", Some("Rédaction")),
+            ("Cités Unies France", Some("Cités Unies France")),
+            ("  ", None),
+        ];
+        for (raw, expected) in cases {
+            assert_eq!(person_name(raw).as_deref(), expected, "{raw}");
         }
     }
 

@@ -16,6 +16,7 @@ mod json;
 mod map;
 mod repair;
 
+use std::borrow::Cow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use feed_rs::parser::{ParseErrorKind, ParseFeedError};
@@ -87,7 +88,35 @@ fn parse_document(bytes: &[u8], content_type: Option<&str>) -> Result<RawFeed, P
         return Err(ParseError::NotAFeed("no root element".to_string()));
     }
 
-    match parser().parse(repaired.text.as_bytes()) {
+    // feed-rs fails a whole document over one element it cannot read (an unknown text
+    // type, a required text missing, an unknown enum value) and says where: that element is
+    // hidden from it and the document read again, a few times at most.
+    let mut text = repaired.text;
+    let mut hidden: Vec<String> = Vec::new();
+    let result = loop {
+        let result = parser().parse(text.as_bytes());
+        let position = match &result {
+            Err(ParseFeedError::ParseError(kind)) if hidden.len() < MAX_HIDDEN => {
+                error_position(kind)
+            }
+            _ => None,
+        };
+        match position.and_then(|p| repair::hide_element_at(&text, p)) {
+            Some((fixed, name)) => {
+                hidden.push(name);
+                text = Cow::Owned(fixed);
+            }
+            None => break result,
+        }
+    };
+    if !hidden.is_empty() {
+        repairs.push(format!(
+            "hid from the parser what it could not read: {}",
+            hidden.join(", ")
+        ));
+    }
+
+    match result {
         Ok(feed) => {
             let hints = map::Hints {
                 entries: &repaired.entries,
@@ -114,6 +143,19 @@ fn parse_document(bytes: &[u8], content_type: Option<&str>) -> Result<RawFeed, P
             ))),
         },
         Err(e) => Err(ParseError::Malformed(describe(e))),
+    }
+}
+
+/// How many elements feed-rs may have hidden from it before the document counts as broken.
+const MAX_HIDDEN: usize = 16;
+
+fn error_position(kind: &ParseErrorKind) -> Option<usize> {
+    match kind {
+        ParseErrorKind::UnknownMimeType { position, .. }
+        | ParseErrorKind::MissingContent { position, .. }
+        | ParseErrorKind::UnknownEnumVariant { position, .. }
+        | ParseErrorKind::IllegalState { position, .. } => usize::try_from(*position).ok(),
+        ParseErrorKind::NoFeedRoot => None,
     }
 }
 

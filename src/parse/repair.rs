@@ -72,6 +72,8 @@ pub(crate) struct EntryHint {
     pub has_link: bool,
     /// RSS 2.0: `<guid isPermaLink="false">` (the default is true).
     pub guid_not_permalink: bool,
+    /// Author strings hidden from feed-rs (see `HIDDEN_PERSON`), as written.
+    pub authors: Vec<String>,
 }
 
 /// The repaired document and what the scanner learnt.
@@ -88,6 +90,10 @@ pub(crate) struct Repaired<'a> {
     pub feed_dc_language: Option<String>,
     pub entries: Vec<EntryHint>,
 }
+
+/// The name elements are hidden from feed-rs under: unprefixed, so in the RSS namespace
+/// (or the document's default one), where feed-rs has no use for it.
+pub(crate) const HIDDEN: &str = "relais-hidden";
 
 const ATOM03_NS: &str = "http://purl.org/atom/ns#";
 /// Atom 0.3 and the names it had as a draft.
@@ -153,6 +159,9 @@ struct Counts {
     rss090: bool,
     atom_types: usize,
     bad_xml_bases: usize,
+    hidden_persons: usize,
+    hidden_other: usize,
+    npt_attrs: usize,
     namespaces: Vec<&'static str>,
 }
 
@@ -258,7 +267,33 @@ impl Counts {
         if self.atom_types > 0 {
             r.push(format!(
                 "fixed {}",
-                plural(self.atom_types, "atom text type", "atom text types")
+                plural(self.atom_types, "text type", "text types")
+            ));
+        }
+        if self.hidden_persons > 0 {
+            r.push(format!(
+                "read {} without feed-rs",
+                plural(
+                    self.hidden_persons,
+                    "author with an e-mail next to a non-ascii character",
+                    "authors with an e-mail next to a non-ascii character"
+                )
+            ));
+        }
+        if self.hidden_other > 0 {
+            r.push(format!(
+                "hid {} the parser cannot read",
+                plural(self.hidden_other, "element", "elements")
+            ));
+        }
+        if self.npt_attrs > 0 {
+            r.push(format!(
+                "dropped {}",
+                plural(
+                    self.npt_attrs,
+                    "unreadable media time",
+                    "unreadable media times"
+                )
             ));
         }
         if self.bad_xml_bases > 0 {
@@ -289,6 +324,7 @@ enum CaptureKind {
     Language,
     Link,
     FeedLanguage,
+    Person,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -312,6 +348,8 @@ struct Scanner<'a> {
     /// declarations go.
     root_insert_at: Option<usize>,
     doctype_html: bool,
+    /// Depth of the element being hidden from feed-rs.
+    hidden: Option<usize>,
     atom03: bool,
     /// Prefixes bound to the Atom 0.3 namespace ("" for the default namespace).
     atom03_prefixes: Vec<String>,
@@ -340,6 +378,7 @@ pub(crate) fn repair(src: &str) -> Result<Repaired<'_>, Refusal> {
         root_name: None,
         root_insert_at: None,
         doctype_html: false,
+        hidden: None,
         atom03: false,
         atom03_prefixes: Vec::new(),
         used_prefixes: 0,
@@ -810,6 +849,10 @@ impl<'a> Scanner<'a> {
                 self.edit(name_start, name_end, &renamed);
             }
         }
+        if self.hidden == Some(self.depth) {
+            self.hidden = None;
+            self.edit(name_start, name_end, HIDDEN);
+        }
 
         let d = self.depth;
         if let Some(c) = self.capture.filter(|c| c.depth == d) {
@@ -824,6 +867,7 @@ impl<'a> Scanner<'a> {
                     CaptureKind::Subject if !text.is_empty() => hint.subjects.push(text),
                     CaptureKind::Language if !text.is_empty() => hint.dc_language = Some(text),
                     CaptureKind::Link => hint.has_link |= !text.is_empty(),
+                    CaptureKind::Person if !text.is_empty() => hint.authors.push(text),
                     _ => {}
                 }
             }
@@ -843,6 +887,30 @@ impl<'a> Scanner<'a> {
             RootKind::AtomEntry => Some(1),
             RootKind::None | RootKind::Other => None,
         }
+    }
+
+    /// Whether the text of the element whose content starts at `from` could make feed-rs
+    /// panic: an e-mail address with a non-ASCII character (or a reference that may
+    /// become one) right before or after it.
+    fn person_text_is_risky(&self, from: usize) -> bool {
+        let end = find_seq(self.b, from, b"</").unwrap_or(self.b.len());
+        person_text_is_risky(self.b.get(from..end).unwrap_or_default())
+    }
+
+    /// Whether the text of the element whose content starts at `from` is something feed-rs's
+    /// time reader could panic on.
+    fn npt_is_risky(&self, from: usize) -> bool {
+        let end = find_seq(self.b, from, b"</").unwrap_or(self.b.len());
+        npt_is_risky(self.b.get(from..end).unwrap_or_default())
+    }
+
+    /// Whether the element whose content starts at `from` has nothing but white space.
+    fn is_empty_element(&self, from: usize) -> bool {
+        let rest = self.b.get(from..).unwrap_or_default();
+        let text = rest.iter().take_while(|&&c| c != b'<').count();
+        rest.get(..text)
+            .is_some_and(|t| t.iter().all(|&c| is_ws(c)))
+            && rest.get(text..).is_some_and(|r| r.starts_with(b"</"))
     }
 
     /// Atom 0.3 element names with an Atom 1.0 equivalent feed-rs reads.
@@ -1032,6 +1100,47 @@ impl<'a> Scanner<'a> {
             }
         }
 
+        // Elements feed-rs would panic or fail the whole document on are hidden from it
+        // under a name it ignores (an unprefixed name is in the RSS namespace, where
+        // nothing matches it).
+        let mut person_capture = false;
+        if d > 1 && self.hidden.is_none() {
+            let hide = match (prefix, local) {
+                // feed-rs 3.0.0 slices person strings ("Jean «jean@ex.fr»") at byte offsets
+                // next to the e-mail address and panics when a multi-byte character sits
+                // there. Their text is noted instead, and read in `map`.
+                ("", "author" | "managingEditor" | "webMaster") | ("dc", "creator")
+                    if matches!(self.root_kind, RootKind::Rss | RootKind::Rdf)
+                        && !self_closing
+                        && self.person_text_is_risky(tag_end) =>
+                {
+                    self.counts.hidden_persons += 1;
+                    person_capture = true;
+                    true
+                }
+                // Its "normal play time" reader unwraps integer parses of any `\d+` run
+                // (Unicode digits, 20-digit numbers).
+                ("itunes", "duration") if !self_closing && self.npt_is_risky(tag_end) => {
+                    self.counts.hidden_other += 1;
+                    true
+                }
+                // An empty media:title or media:description fails the document.
+                ("media", "title" | "description")
+                    if self_closing || self.is_empty_element(tag_end) =>
+                {
+                    self.counts.hidden_other += 1;
+                    true
+                }
+                _ => false,
+            };
+            if hide {
+                self.edit(name_start, name_end, HIDDEN);
+                if !self_closing {
+                    self.hidden = Some(d);
+                }
+            }
+        }
+
         let atom_text_element = matches!(self.root_kind, RootKind::AtomFeed | RootKind::AtomEntry)
             && matches!(
                 local,
@@ -1061,7 +1170,15 @@ impl<'a> Scanner<'a> {
             RootKind::AtomEntry => d == 1,
             RootKind::None | RootKind::Other => false,
         };
-        if is_entry {
+        if person_capture {
+            if self.in_entry && Some(d) == self.entry_depth().map(|e| e + 1) {
+                self.capture = Some(Capture {
+                    kind: CaptureKind::Person,
+                    depth: d,
+                    start: tag_end,
+                });
+            }
+        } else if is_entry {
             let mut hint = EntryHint::default();
             for a in attrs {
                 let name = self.attr_name(a);
@@ -1160,10 +1277,158 @@ impl<'a> Scanner<'a> {
                     self.counts.atom_types += 1;
                     continue;
                 }
+            } else if prefix == "media"
+                && name == "type"
+                && matches!(local, "title" | "description")
+            {
+                // feed-rs knows "plain" and "html" here and fails the document otherwise.
+                if raw != "plain" && raw != "html" {
+                    let fixed = if raw.to_ascii_lowercase().contains("html") {
+                        "html"
+                    } else {
+                        "plain"
+                    };
+                    self.edit(vs, ve, fixed);
+                    self.counts.atom_types += 1;
+                    continue;
+                }
+            } else if prefix == "media"
+                && matches!(
+                    (local, name),
+                    ("text", "start" | "end") | ("thumbnail", "time")
+                )
+                && npt_is_risky(raw.as_bytes())
+            {
+                self.edit(vs, ve, "");
+                self.counts.npt_attrs += 1;
+                continue;
             }
             self.region(vs, ve, Mode::Attr);
         }
         Ok(())
+    }
+}
+
+/// feed-rs 3.0.0 finds an e-mail address in person strings with a regex and slices the
+/// string one byte before and one byte after the match; a multi-byte character there makes
+/// it panic. Every character the match can span is ASCII, so it is enough to look at what
+/// surrounds each run of them around an `@` (generously: the run may be longer than the
+/// match, never shorter). `;` before and `&` after stand for references that may expand to
+/// such a character.
+fn person_text_is_risky(text: &[u8]) -> bool {
+    let in_left = |c: u8| c.is_ascii_alphanumeric() || b"._%+-:<[(".contains(&c);
+    let in_right = |c: u8| c.is_ascii_alphanumeric() || b".->])".contains(&c);
+    text.iter()
+        .enumerate()
+        .filter(|(_, &c)| c == b'@')
+        .any(|(at, _)| {
+            let before = text.get(..at).unwrap_or_default();
+            let start = before.len() - before.iter().rev().take_while(|&&c| in_left(c)).count();
+            let after = text.get(at + 1..).unwrap_or_default();
+            let end = at + 1 + after.iter().take_while(|&&c| in_right(c)).count();
+            let prev = start.checked_sub(1).and_then(|i| text.get(i)).copied();
+            let next = text.get(end).copied();
+            prev.is_some_and(|c| c >= 0x80 || c == b';')
+                || next.is_some_and(|c| c >= 0x80 || c == b'&')
+        })
+}
+
+/// A value feed-rs's "normal play time" reader could panic on: it unwraps `u64` parses of
+/// every `\d+` run, and `\d` matches non-ASCII digits.
+fn npt_is_risky(value: &[u8]) -> bool {
+    let mut run = 0;
+    for &c in value {
+        if c >= 0x80 {
+            return true;
+        }
+        run = if c.is_ascii_digit() { run + 1 } else { 0 };
+        if run > 12 {
+            return true;
+        }
+    }
+    false
+}
+
+/// Hide from feed-rs the element whose start tag ends at byte `pos` of `text` (where
+/// feed-rs reports what it could not read), with its end tag. Returns the new text and the
+/// element's name; `None` when no start tag ends there.
+pub(crate) fn hide_element_at(text: &str, pos: usize) -> Option<(String, String)> {
+    let b = text.as_bytes();
+    let head = b.get(..pos)?;
+    if head.last() != Some(&b'>') {
+        return None;
+    }
+    // Repair escaped every `<` in attribute values, so the last one opens the tag.
+    let lt = head.iter().rposition(|&c| c == b'<')?;
+    let name_start = lt + 1;
+    if !b.get(name_start).is_some_and(|&c| is_name_start(c)) {
+        return None;
+    }
+    let name_len = b
+        .get(name_start..pos)?
+        .iter()
+        .take_while(|&&c| !is_ws(c) && c != b'>' && c != b'/')
+        .count();
+    let name_end = name_start + name_len;
+    let name = text.get(name_start..name_end)?.to_string();
+    let mut out = String::with_capacity(text.len() + 2 * HIDDEN.len());
+    out.push_str(text.get(..name_start)?);
+    out.push_str(HIDDEN);
+    if head.ends_with(b"/>") {
+        out.push_str(text.get(name_end..)?);
+        return Some((out, name));
+    }
+    let end_tag = matching_end_tag(b, pos)?;
+    if !b
+        .get(end_tag + 2..)
+        .is_some_and(|r| r.starts_with(name.as_bytes()))
+    {
+        return None;
+    }
+    out.push_str(text.get(name_end..end_tag + 2)?);
+    out.push_str(HIDDEN);
+    out.push_str(text.get(end_tag + 2 + name.len()..)?);
+    Some((out, name))
+}
+
+/// Offset of the `</` that closes the element whose content starts at `from`.
+fn matching_end_tag(b: &[u8], from: usize) -> Option<usize> {
+    let mut depth = 1usize;
+    let mut i = from;
+    loop {
+        i += b.get(i..)?.iter().position(|&c| c == b'<')?;
+        let rest = b.get(i..)?;
+        let skip_to = |needle: &[u8]| find_seq(b, i + 1, needle).map(|e| e + needle.len());
+        i = if rest.starts_with(b"<!--") {
+            skip_to(b"-->")?
+        } else if rest.starts_with(b"<![CDATA[") {
+            skip_to(b"]]>")?
+        } else if rest.starts_with(b"<?") {
+            skip_to(b"?>")?
+        } else if rest.starts_with(b"</") {
+            depth -= 1;
+            if depth == 0 {
+                return Some(i);
+            }
+            skip_to(b">")?
+        } else {
+            let mut j = i + 1;
+            let mut quote = None;
+            while let Some(&c) = b.get(j) {
+                match quote {
+                    Some(q) if c == q => quote = None,
+                    Some(_) => {}
+                    None if c == b'"' || c == b'\'' => quote = Some(c),
+                    None if c == b'>' => break,
+                    None => {}
+                }
+                j += 1;
+            }
+            if b.get(j.checked_sub(1)?) != Some(&b'/') {
+                depth += 1;
+            }
+            j + 1
+        };
     }
 }
 
@@ -1404,13 +1669,13 @@ mod tests {
             "atom 0.3",
             "<feed version=\"0.3\" xmlns=\"http://purl.org/atom/ns#\"><tagline>t</tagline><entry><issued>i</issued><modified>m</modified><title type=\"text/plain\">x</title><content type=\"application/xhtml+xml\" mode=\"xml\">c</content></entry></feed>",
             "<feed version=\"0.3\" xmlns=\"http://www.w3.org/2005/Atom\"><subtitle>t</subtitle><entry><published>i</published><updated>m</updated><title type=\"text\">x</title><content type=\"xhtml\" mode=\"xml\">c</content></entry></feed>",
-            &["mapped atom 0.3 to atom 1.0", "fixed 2 atom text types"],
+            &["mapped atom 0.3 to atom 1.0", "fixed 2 text types"],
         ),
         (
             "atom content src with a text type",
             "<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry><content src=\"a.html\" type=\"html\"/><title type=\"TEXT\">t</title></entry></feed>",
             "<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry><content src=\"a.html\" type=\"text/html\"/><title type=\"text\">t</title></entry></feed>",
-            &["fixed 2 atom text types"],
+            &["fixed 2 text types"],
         ),
         (
             "rss 0.90 namespace",
@@ -1530,5 +1795,65 @@ mod tests {
             xml_text("  a &amp; b &eacute; &#233;&#x41;<b>c</b><![CDATA[<d>&amp;]]> &bogus; & "),
             "a & b é éAc<d>&amp; &bogus; &"
         );
+    }
+}
+
+#[cfg(test)]
+mod risk_tests {
+    use super::*;
+
+    #[test]
+    fn person_strings_feed_rs_would_panic_on() {
+        let cases: &[(&str, bool)] = &[
+            ("Jean Dupont «jean@ex.fr»", true),
+            ("«jean@ex.fr» Jean Dupont", true),
+            ("Marie—marie@ex.fr", true),
+            ("Jean &lt;jean@ex.fr&gt;", true),
+            ("&laquo;jean@ex.fr&raquo;", true),
+            ("jean@ex.fr (Équipe formation)", false),
+            ("Rédaction – contact@ex.fr", false),
+            ("Cités Unies France", false),
+            ("jean@ex.fr", false),
+        ];
+        for (text, risky) in cases {
+            assert_eq!(person_text_is_risky(text.as_bytes()), *risky, "{text}");
+        }
+    }
+
+    #[test]
+    fn times_feed_rs_would_panic_on() {
+        let cases: &[(&str, bool)] = &[
+            ("01:02:03", false),
+            ("3600", false),
+            ("1:02:03.5", false),
+            ("99999999999999999999", true),
+            ("١:٠٠", true),
+            ("45 min", false),
+        ];
+        for (text, risky) in cases {
+            assert_eq!(npt_is_risky(text.as_bytes()), *risky, "{text}");
+        }
+    }
+
+    #[test]
+    fn hide_an_element_by_position() {
+        let text = "<feed><entry><content type=\"x\"><b>a</b><!-- </content> --></content><id>1</id></entry></feed>";
+        let pos = text.find("<b>").unwrap_or_default();
+        let hidden = hide_element_at(text, pos);
+        assert_eq!(
+            hidden,
+            Some((
+                "<feed><entry><relais-hidden type=\"x\"><b>a</b><!-- </content> --></relais-hidden><id>1</id></entry></feed>"
+                    .to_string(),
+                "content".to_string()
+            ))
+        );
+        let self_closing = "<a><b x=\"1\"/></a>";
+        assert_eq!(
+            hide_element_at(self_closing, 13).map(|(t, _)| t),
+            Some("<a><relais-hidden x=\"1\"/></a>".to_string())
+        );
+        assert_eq!(hide_element_at(text, 3), None);
+        assert_eq!(hide_element_at(text, 10_000), None);
     }
 }
