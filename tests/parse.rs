@@ -693,7 +693,11 @@ fn atom_1_0() {
 </feed>"#;
     let feed = ok(doc.as_bytes(), None);
     assert_eq!(feed.kind, Some(FeedKind::Atom));
-    assert_eq!(feed.title.as_deref(), Some("Cap Rural &amp; partenaires"));
+    assert_eq!(
+        feed.title.as_deref(),
+        Some("Cap Rural & partenaires"),
+        "html title as text"
+    );
     assert_eq!(
         feed.link.as_deref(),
         Some("https://caprural.example.org/actualites/")

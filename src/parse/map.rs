@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use feed_rs::model::{Entry, Feed, FeedType, Link, Text};
 
 use super::json::JsonExtras;
-use super::repair::EntryHint;
+use super::repair::{xml_text, EntryHint};
 use crate::model::{Enclosure, FeedKind, RawEntry, RawFeed, RawText};
 
 /// Returned by the id generator: NUL cannot survive repair, so no publisher id equals it.
@@ -123,7 +123,7 @@ pub(crate) fn map_feed(
 
     RawFeed {
         kind: Some(kind),
-        title: feed.title.map(|t| t.content).and_then(non_empty),
+        title: feed.title.and_then(feed_title),
         link,
         lang: feed
             .language
@@ -131,6 +131,16 @@ pub(crate) fn map_feed(
             .or_else(|| hints.feed_dc_language.map(str::to_string)),
         entries,
         repairs,
+    }
+}
+
+/// The feed title as plain text: `RawFeed::title` has no HTML flag, and an Atom title of
+/// type html or xhtml is markup.
+fn feed_title(title: Text) -> Option<String> {
+    if is_html_type(&title.content_type.essence().to_string()) {
+        non_empty(xml_text(&title.content))
+    } else {
+        non_empty(title.content)
     }
 }
 

@@ -3,13 +3,13 @@
 //! Pure: no I/O, no clock.
 //!
 //! The stages, each in its own module:
-//! 1. [`decode`]: the bytes to UTF-8 (BOM, HTTP charset, XML declaration; windows-1252
+//! 1. `decode`: the bytes to UTF-8 (BOM, HTTP charset, XML declaration; windows-1252
 //!    where "UTF-8" is not).
 //! 2. Detection: empty, JSON (`{`), otherwise XML; an HTML page is refused by the scanner.
-//! 3. [`repair`] (XML) or [`json`] (JSON Feed): one pass that makes the document something
+//! 3. `repair` (XML) or `json` (JSON Feed): one pass that makes the document something
 //!    feed-rs reads, safely (no DOCTYPE, bounded depth, no NUL).
 //! 4. feed-rs, inside `catch_unwind`: a panic in it is an error on the source, not a crash.
-//! 5. [`map`]: feed-rs's model to ours, with what the scanner noted that feed-rs drops.
+//! 5. `map`: feed-rs's model to ours, with what the scanner noted that feed-rs drops.
 
 mod decode;
 mod json;
