@@ -157,6 +157,7 @@ struct Counts {
     rss_version: Option<Option<String>>,
     atom03: usize,
     rss090: bool,
+    rss_namespace: bool,
     atom_types: usize,
     bad_xml_bases: usize,
     hidden_persons: usize,
@@ -191,6 +192,9 @@ impl Counts {
         }
         if self.atom03 > 0 {
             r.push("mapped atom 0.3 to atom 1.0".to_string());
+        }
+        if self.rss_namespace {
+            r.push("took the rss element out of its namespace".to_string());
         }
         if self.rss090 {
             r.push("mapped the rss 0.90 namespace to rss 1.0".to_string());
@@ -478,6 +482,7 @@ fn char_ref_value(digits: &str, hex: bool) -> Option<u32> {
 impl<'a> Scanner<'a> {
     /// Replace input `start..end` by `with` in the output. Edits come in increasing order.
     fn edit(&mut self, start: usize, end: usize, with: &str) {
+        debug_assert!(self.copied <= start && start <= end, "edits out of order");
         let src = self.src;
         let out = self
             .out
@@ -822,6 +827,19 @@ impl<'a> Scanner<'a> {
             i += 1;
         }
         let name_end = i;
+
+        // Renamed elements: their end tags follow (edits go in document order, so before
+        // anything after the name).
+        if self.hidden == Some(self.depth) {
+            self.hidden = None;
+            self.edit(name_start, name_end, HIDDEN);
+        } else if self.atom03 {
+            let name = self.src.get(name_start..name_end).unwrap_or_default();
+            if let Some(renamed) = self.atom03_rename(name) {
+                self.edit(name_start, name_end, &renamed);
+            }
+        }
+
         let end = match self
             .b
             .get(i..)
@@ -842,17 +860,6 @@ impl<'a> Scanner<'a> {
                 n
             }
         };
-
-        if self.atom03 {
-            let name = self.src.get(name_start..name_end).unwrap_or_default();
-            if let Some(renamed) = self.atom03_rename(name) {
-                self.edit(name_start, name_end, &renamed);
-            }
-        }
-        if self.hidden == Some(self.depth) {
-            self.hidden = None;
-            self.edit(name_start, name_end, HIDDEN);
-        }
 
         let d = self.depth;
         if let Some(c) = self.capture.filter(|c| c.depth == d) {
@@ -1012,6 +1019,14 @@ impl<'a> Scanner<'a> {
         result.map(|()| tag_end)
     }
 
+    /// Drop an attribute (whose value ends at `ve`) with the space before it.
+    fn remove_attribute(&mut self, a: &Attr, ve: usize) {
+        let from = self.b.get(..a.name.0).map_or(a.name.0, |before| {
+            a.name.0 - before.iter().rev().take_while(|&&c| is_ws(c)).count()
+        });
+        self.edit(from, (ve + 1).min(self.b.len()), "");
+    }
+
     fn attr_name(&self, a: &Attr) -> &'a str {
         self.src.get(a.name.0..a.name.1).unwrap_or_default()
     }
@@ -1045,6 +1060,7 @@ impl<'a> Scanner<'a> {
 
         // What the root says the document is.
         let mut rss_version_attr: Option<usize> = None;
+        let mut renamed_already = false;
         if d == 1 && self.root_kind == RootKind::None {
             self.root_name = Some(qname.to_string());
             self.root_kind = match local {
@@ -1097,6 +1113,7 @@ impl<'a> Scanner<'a> {
         } else if self.atom03 {
             if let Some(renamed) = self.atom03_rename(qname) {
                 self.edit(name_start, name_end, &renamed);
+                renamed_already = true;
             }
         }
 
@@ -1104,7 +1121,7 @@ impl<'a> Scanner<'a> {
         // under a name it ignores (an unprefixed name is in the RSS namespace, where
         // nothing matches it).
         let mut person_capture = false;
-        if d > 1 && self.hidden.is_none() {
+        if d > 1 && self.hidden.is_none() && !renamed_already {
             let hide = match (prefix, local) {
                 // feed-rs 3.0.0 slices person strings ("Jean «jean@ex.fr»") at byte offsets
                 // next to the e-mail address and panics when a multi-byte character sits
@@ -1260,15 +1277,18 @@ impl<'a> Scanner<'a> {
                     self.counts.rss090 = true;
                     continue;
                 }
+                // RSS 2.0 has no namespace; feed-rs reads nothing of an <rss> put in one
+                // (http://backend.userland.com/rss2 and the like).
+                if d == 1 && self.root_kind == RootKind::Rss && name == "xmlns" && !ns.is_empty() {
+                    self.remove_attribute(a, ve);
+                    self.counts.rss_namespace = true;
+                    continue;
+                }
             } else if Some(k) == rss_version_attr {
                 self.edit(vs, ve, "2.0");
                 continue;
             } else if name == "xml:base" && !xml_base_ok(&xml_text(raw)) {
-                // Drop the attribute with the space before it.
-                let from = self.b.get(..a.name.0).map_or(a.name.0, |before| {
-                    a.name.0 - before.iter().rev().take_while(|&&c| is_ws(c)).count()
-                });
-                self.edit(from, (ve + 1).min(self.b.len()), "");
+                self.remove_attribute(a, ve);
                 self.counts.bad_xml_bases += 1;
                 continue;
             } else if name == "type" && atom_text_element {
@@ -1694,6 +1714,12 @@ mod tests {
             "<rss version=\"2.0\" xmlns:media=\"http://search.yahoo.com/mrss/\"><channel><item><dc:creator>A</dc:creator><content:encoded>c</content:encoded><media:content url=\"u\"/></item></channel></rss>",
             "<rss xmlns:dc=\"http://purl.org/dc/elements/1.1/\" xmlns:content=\"http://purl.org/rss/1.0/modules/content/\" version=\"2.0\" xmlns:media=\"http://search.yahoo.com/mrss/\"><channel><item><dc:creator>A</dc:creator><content:encoded>c</content:encoded><media:content url=\"u\"/></item></channel></rss>",
             &["declared missing namespace prefixes dc, content"],
+        ),
+        (
+            "rss in a namespace",
+            "<rss version=\"2.0\" xmlns=\"http://backend.userland.com/rss2\" xmlns:dc=\"x\"><channel/></rss>",
+            "<rss version=\"2.0\" xmlns:dc=\"x\"><channel/></rss>",
+            &["took the rss element out of its namespace"],
         ),
         ("a lost > at the very end", "<feed><title>t</title></feed \n", "<feed><title>t</title></feed> \n", &["closed the last end tag"]),
     ];
