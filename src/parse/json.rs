@@ -41,6 +41,9 @@ struct Fixes {
     version: Option<&'static str>,
 }
 
+/// Authors kept per feed or item.
+const MAX_AUTHORS: usize = 16;
+
 const VERSION_PREFIX: &str = "https://jsonfeed.org/version/1";
 
 pub(crate) fn prepare(text: &str) -> Result<Prepared, ParseError> {
@@ -227,6 +230,9 @@ fn fix_authors(map: &mut Map<String, Value>, fixes: &mut Fixes) {
         Some(Value::Array(list)) => {
             let before = list.len();
             list.retain(Value::is_object);
+            // feed-rs dedups authors pairwise and copies the feed's into every item without
+            // one: quadratic on a hostile document.
+            list.truncate(MAX_AUTHORS);
             fixes.fields += before - list.len();
             for a in list.iter_mut().filter_map(Value::as_object_mut) {
                 fix_author(a, fixes);

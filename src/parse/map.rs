@@ -17,6 +17,8 @@
 //! relative `xml:base` applied — and normalise resolves it against the channel link or the
 //! document URL.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use feed_rs::model::{Entry, Feed, FeedType, Link, Text};
 
@@ -65,6 +67,10 @@ pub(crate) fn unresolve(href: &str) -> String {
     }
 }
 
+/// Feed authors copied into each Atom entry without one: a bound, because feed authors ×
+/// entries is quadratic in a hostile document.
+const MAX_INHERITED_AUTHORS: usize = 16;
+
 /// What the repair scanner noted that feed-rs does not expose.
 #[derive(Debug, Default)]
 pub(crate) struct Hints<'a> {
@@ -101,6 +107,7 @@ pub(crate) fn map_feed(
         FeedKind::Atom => feed
             .authors
             .iter()
+            .take(MAX_INHERITED_AUTHORS)
             .filter_map(|p| p.name.as_deref().and_then(clean_name))
             .collect(),
         _ => Vec::new(),
@@ -174,13 +181,17 @@ fn alternates(links: &[Link]) -> Vec<String> {
         })
         .collect();
     found.sort_by_key(|(not_page, _)| *not_page);
-    let mut out: Vec<String> = Vec::with_capacity(found.len());
-    for (_, href) in found {
-        if !out.contains(&href) {
-            out.push(href);
-        }
-    }
-    out
+    dedup(found.into_iter().map(|(_, href)| href))
+}
+
+/// The first of equal strings, in order, in linear time: a hostile entry may carry
+/// thousands of links or categories.
+fn dedup(items: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut seen = HashSet::new();
+    items
+        .into_iter()
+        .filter(|s| seen.insert(s.clone()))
+        .collect()
 }
 
 /// The site: RSS channel `<link>` or the Atom alternate link, never the self link.
@@ -247,9 +258,10 @@ fn map_entry(
     }
 
     let mut enclosures: Vec<Enclosure> = Vec::new();
+    let mut enclosure_urls = HashSet::new();
     let mut add_enclosure = |url: String, mime: Option<String>, length: Option<u64>| {
         let url = url.trim().to_string();
-        if !url.is_empty() && !enclosures.iter().any(|e| e.url == url) {
+        if !url.is_empty() && enclosure_urls.insert(url.clone()) {
             enclosures.push(Enclosure {
                 url,
                 mime: mime.and_then(non_empty),
@@ -274,16 +286,10 @@ fn map_entry(
         for l in &entry.links {
             match &l.media_type {
                 Some(mime) => add_enclosure(unresolve(&l.href), Some(mime.clone()), l.length),
-                None => {
-                    if let Some(href) = non_empty(unresolve(&l.href)) {
-                        if !pages.contains(&href) {
-                            pages.push(href);
-                        }
-                    }
-                }
+                None => pages.extend(non_empty(unresolve(&l.href))),
             }
         }
-        pages
+        dedup(pages)
     } else {
         for l in &entry.links {
             if l.rel
@@ -305,7 +311,6 @@ fn map_entry(
         pages
     };
 
-    let mut authors: Vec<String> = Vec::new();
     let people = entry.authors.into_iter().map(|p| {
         p.name
             .as_deref()
@@ -313,31 +318,21 @@ fn map_entry(
             .or_else(|| p.email.as_deref().and_then(clean_name))
     });
     let hidden = hint.map(|h| h.authors.clone()).unwrap_or_default();
-    for name in people
-        .chain(hidden.iter().map(|raw| person_name(raw)))
-        .flatten()
-    {
-        if !authors.contains(&name) {
-            authors.push(name);
-        }
-    }
+    let mut authors = dedup(
+        people
+            .chain(hidden.iter().map(|raw| person_name(raw)))
+            .flatten(),
+    );
     if authors.is_empty() {
         authors = inherited_authors.to_vec();
     }
 
-    let mut categories: Vec<String> = Vec::new();
     let subjects = hint.map(|h| h.subjects.clone()).unwrap_or_default();
     let terms = entry
         .categories
         .into_iter()
         .map(|c| c.label.and_then(non_empty).unwrap_or(c.term));
-    for category in terms.chain(subjects) {
-        if let Some(category) = non_empty(category) {
-            if !categories.contains(&category) {
-                categories.push(category);
-            }
-        }
-    }
+    let categories = dedup(terms.chain(subjects).filter_map(non_empty));
 
     let content = entry.content.and_then(|c| {
         let essence = c.content_type.essence().to_string();

@@ -96,7 +96,7 @@ fn parse_document(bytes: &[u8], content_type: Option<&str>) -> Result<RawFeed, P
     let result = loop {
         let result = parser().parse(text.as_bytes());
         let position = match &result {
-            Err(ParseFeedError::ParseError(kind)) if hidden.len() < MAX_HIDDEN => {
+            Err(ParseFeedError::ParseError(kind)) if may_retry(hidden.len(), text.len()) => {
                 error_position(kind)
             }
             _ => None,
@@ -146,8 +146,15 @@ fn parse_document(bytes: &[u8], content_type: Option<&str>) -> Result<RawFeed, P
     }
 }
 
-/// How many elements feed-rs may have hidden from it before the document counts as broken.
+/// How many elements may be hidden from feed-rs before the document counts as broken…
 const MAX_HIDDEN: usize = 16;
+/// …and how many bytes it may read again in all, so that a large hostile document cannot
+/// cost sixteen full parses.
+const MAX_REREAD: usize = 32 << 20;
+
+fn may_retry(hidden: usize, len: usize) -> bool {
+    hidden < MAX_HIDDEN && (hidden + 1).saturating_mul(len) <= MAX_REREAD
+}
 
 fn error_position(kind: &ParseErrorKind) -> Option<usize> {
     match kind {

@@ -38,6 +38,9 @@ use super::decode::{pseudo_attribute, xml_declaration};
 /// thousands to overflow recursive parsers, and a stack overflow cannot be caught.
 pub const MAX_DEPTH: usize = 512;
 
+/// How far the scanner looks ahead into an element's text (author strings, durations).
+const LOOKAHEAD: usize = 4096;
+
 /// Why the scanner refused a document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Refusal {
@@ -900,21 +903,34 @@ impl<'a> Scanner<'a> {
     /// panic: an e-mail address with a non-ASCII character (or a reference that may
     /// become one) right before or after it.
     fn person_text_is_risky(&self, from: usize) -> bool {
-        let end = find_seq(self.b, from, b"</").unwrap_or(self.b.len());
-        person_text_is_risky(self.b.get(from..end).unwrap_or_default())
+        self.element_text(from).is_none_or(person_text_is_risky)
     }
 
     /// Whether the text of the element whose content starts at `from` is something feed-rs's
     /// time reader could panic on.
     fn npt_is_risky(&self, from: usize) -> bool {
-        let end = find_seq(self.b, from, b"</").unwrap_or(self.b.len());
-        npt_is_risky(self.b.get(from..end).unwrap_or_default())
+        self.element_text(from).is_none_or(npt_is_risky)
+    }
+
+    /// The raw text from `from` to the next end tag, looked ahead of the scan. Bounded, so
+    /// that hundreds of unclosed elements cannot make the pass quadratic: `None` past
+    /// [`LOOKAHEAD`] bytes, and callers then assume the worst.
+    fn element_text(&self, from: usize) -> Option<&'a [u8]> {
+        let b: &'a [u8] = self.b;
+        let window = b.get(from..b.len().min(from.saturating_add(LOOKAHEAD)))?;
+        let end = find_seq(window, 0, b"</")
+            .or_else(|| (from + window.len() == b.len()).then_some(window.len()))?;
+        window.get(..end)
     }
 
     /// Whether the element whose content starts at `from` has nothing but white space.
     fn is_empty_element(&self, from: usize) -> bool {
         let rest = self.b.get(from..).unwrap_or_default();
-        let text = rest.iter().take_while(|&&c| c != b'<').count();
+        let text = rest
+            .iter()
+            .take(LOOKAHEAD)
+            .take_while(|&&c| c != b'<')
+            .count();
         rest.get(..text)
             .is_some_and(|t| t.iter().all(|&c| is_ws(c)))
             && rest.get(text..).is_some_and(|r| r.starts_with(b"</"))
