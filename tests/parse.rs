@@ -907,3 +907,38 @@ fn partner_network_sample() {
         }
     }
 }
+
+#[test]
+fn odd_but_readable_documents() {
+    // PHP warnings printed before the document.
+    let doc = "<br />\n<b>Warning</b>:  date(): timezone in <b>/var/www/feed.php</b> on line <b>3</b><br />\n\
+        <?xml version=\"1.0\" encoding=\"utf-8\"?><rss version=\"2.0\"><channel><title>Avec avertissement</title></channel></rss>";
+    let feed = ok(doc.as_bytes(), None);
+    assert_eq!(feed.title.as_deref(), Some("Avec avertissement"));
+    assert!(
+        feed.repairs.iter().any(|r| r.starts_with("skipped ")),
+        "{:?}",
+        feed.repairs
+    );
+
+    // An <rss> with no channel is an empty feed, not a broken one.
+    let feed = ok(b"<rss version=\"2.0\"></rss>", None);
+    assert_eq!((feed.kind, feed.entries.len()), (Some(FeedKind::Rss), 0));
+
+    // A lone Atom entry document.
+    let doc = "<entry xmlns=\"http://www.w3.org/2005/Atom\" xml:lang=\"fr\"><id>urn:x:1</id><title>Seule</title></entry>";
+    let feed = ok(doc.as_bytes(), None);
+    assert_eq!(feed.kind, Some(FeedKind::Atom));
+    assert_eq!(first(&feed).guid.as_deref(), Some("urn:x:1"));
+    assert_eq!(first(&feed).lang.as_deref(), Some("fr"));
+
+    // RSS 2.0 put in a namespace feed-rs does not know.
+    let doc = "<rss version=\"2.0\" xmlns=\"http://backend.userland.com/rss2\"><channel><title>Userland</title></channel></rss>";
+    assert_eq!(ok(doc.as_bytes(), None).title.as_deref(), Some("Userland"));
+
+    // Dublin Core used without being declared.
+    let doc = "<rss version=\"2.0\"><channel><item><guid>1</guid><dc:creator>Anne</dc:creator><dc:subject>Eau</dc:subject></item></channel></rss>";
+    let feed = ok(doc.as_bytes(), None);
+    assert_eq!(first(&feed).authors, ["Anne"]);
+    assert_eq!(first(&feed).categories, ["Eau"]);
+}

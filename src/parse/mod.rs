@@ -43,6 +43,10 @@ pub enum ParseError {
 
 /// Decode, repair and parse one document. `content_type` is the HTTP Content-Type header
 /// when there was one (its charset takes part in decoding, RFC 7303 order).
+///
+/// A panic inside feed-rs comes back as [`ParseError::Panicked`] with its one-line message.
+/// The process's panic hook still runs first (by default it prints the panic on stderr);
+/// quieting it is the binary's business, not this library's.
 pub fn parse(bytes: &[u8], content_type: Option<&str>) -> Result<RawFeed, ParseError> {
     // feed-rs and quick-xml are not ours; a panic in them (one is known on UTF-16BE with a
     // BOM, which decoding avoids) must stay an error on this one document. Nothing is
