@@ -1,13 +1,14 @@
 //! Mapping: feed-rs's `Feed` to relais's `RawFeed`, adding what the repair scanner or the
 //! JSON pre-pass noted that feed-rs does not expose, and undoing what feed-rs invents.
 //!
-//! Base URI. feed-rs resolves links against a stack of bases: the `base_uri` given to its
-//! builder at the root, then each `xml:base` (an absolute one replaces the base, a relative
-//! one is joined to the current base, and is silently ignored when there is none). Every
-//! RSS `<link>`, Atom `<link href>`, enclosure and `media:content` URL goes through
-//! `Url::join` with the current base; with no base at all, a relative link is kept as
-//! written but a relative enclosure or media URL is dropped, and a relative `xml:base`
-//! chain is lost. Giving the feed's own URL as `base_uri` would be wrong: a relative RSS
+//! Base URI (read from feed-rs 3.0.0's `xml` module and `Link::new`). feed-rs resolves links
+//! against a stack of bases: the `base_uri` given to its builder at the root, then each
+//! `xml:base` (an absolute one replaces the base, a relative one is joined to the current
+//! base, and is silently ignored when there is none; one the url crate rejects outright
+//! fails the whole document, which is why repair drops those). Every RSS `<link>`, Atom
+//! `<link href>`, enclosure and `media:content` URL goes through `Url::join` with the
+//! current base; with no base at all, a relative link is kept as written but a relative
+//! enclosure or media URL is dropped, and a relative `xml:base` chain is lost. Giving the feed's own URL as `base_uri` would be wrong: a relative RSS
 //! item `<link>` must resolve against the channel `<link>`, not the document URL.
 //!
 //! So the parser gets [`RELATIVE_BASE`], an address no real link can have, and whatever

@@ -19,16 +19,24 @@
 //! `encoding` in XML declarations (the text is UTF-8 by now); gives `<rss>` a version feed-rs
 //! accepts; maps Atom 0.3 onto Atom 1.0 (namespace and renamed elements) and Atom text
 //! `type` values feed-rs would reject; drops an `xml:base` the url crate cannot parse (feed-rs
-//! would fail the whole document); declares well-known namespace prefixes a feed uses
-//! without declaring; and skips junk (PHP warnings) before the XML declaration.
+//! would fail the whole document); takes `<rss>` out of a namespace feed-rs does not know;
+//! declares well-known namespace prefixes a feed uses without declaring; and skips junk
+//! (PHP warnings) before the XML declaration.
+//!
+//! Elements feed-rs 3.0.0 would panic on (author strings with an e-mail address next to a
+//! non-ASCII character, `itunes:duration` with non-ASCII or 13+ digit runs) or fail the
+//! whole document on (an empty `media:description`) are hidden from it under a name it
+//! ignores; author text is noted and read by relais instead. [`hide_element_at`] does the
+//! same afterwards for an element feed-rs reports it could not read.
 //!
 //! It refuses nesting deeper than [`MAX_DEPTH`] open elements before any recursive code sees
 //! the document, and recognises an HTML page. Along the way it notes, per entry, what
-//! feed-rs does not expose: RSS 1.0 `rdf:about`, the entry's `xml:lang`, `dc:subject` and
-//! `dc:language`.
+//! feed-rs does not expose: RSS 1.0 `rdf:about`, the entry's `xml:lang`, `dc:subject`,
+//! `dc:language` and RSS `isPermaLink="false"`.
 //!
 //! The output is borrowed when nothing needed changing; otherwise it is built once, in the
-//! same pass, from the first change on.
+//! same pass, from the first change on (only the rare missing namespace declaration is
+//! inserted afterwards).
 
 use std::borrow::Cow;
 
