@@ -419,7 +419,9 @@ fn panics_in_feed_rs_are_avoided() {
     let json = r#"{"version": "https://jsonfeed.org/version/1", "title": "t", "items": [{"id": "1", "author": {"name": "Jean «jean@ex.fr»"}}]}"#;
     assert_eq!(first(&ok(json.as_bytes(), None)).authors, ["Jean"]);
     // …and unwraps integer parses of digit runs in itunes:duration.
-    let podcast = "<rss version=\"2.0\" xmlns:itunes=\"http://www.itunes.com/dtds/podcast-1.0.dtd\"><channel><item><guid>1</guid>\
+    let podcast = "<rss version=\"2.0\" xmlns:itunes=\"http://www.itunes.com/dtds/podcast-1.0.dtd\"><channel>\
+        <itunes:author>Radio «contact@radio.fr»</itunes:author><itunes:owner><itunes:name>Équipe «e@radio.fr»</itunes:name>\
+        <itunes:email>e@radio.fr</itunes:email></itunes:owner><item><guid>1</guid>\
         <itunes:duration>99999999999999999999</itunes:duration><itunes:duration>١:٠٠</itunes:duration></item></channel></rss>";
     assert_eq!(
         first(&ok(podcast.as_bytes(), None)).guid.as_deref(),

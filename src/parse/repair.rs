@@ -1150,7 +1150,9 @@ impl<'a> Scanner<'a> {
                 // feed-rs 3.0.0 slices person strings ("Jean «jean@ex.fr»") at byte offsets
                 // next to the e-mail address and panics when a multi-byte character sits
                 // there. Their text is noted instead, and read in `map`.
-                ("", "author" | "managingEditor" | "webMaster") | ("dc", "creator")
+                ("", "author" | "managingEditor" | "webMaster")
+                | ("dc", "creator")
+                | ("itunes", "author" | "name")
                     if matches!(self.root_kind, RootKind::Rss | RootKind::Rdf)
                         && !self_closing
                         && self.person_text_is_risky(tag_end) =>
