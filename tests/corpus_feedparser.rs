@@ -191,3 +191,96 @@ fn feedparser_corpus() {
         share * 100.0
     );
 }
+
+/// Mutated corpus files (truncated, bytes flipped or cut, markup and multi-byte snippets
+/// spliced in) must never make the parser panic, not even a contained panic in feed-rs.
+/// Seeded, so a failure reproduces; RELAIS_FUZZ_SEED and RELAIS_FUZZ_ROUNDS vary it. Run it
+/// without --release too: repair's debug assertion on edit order is then checked as well.
+#[test]
+#[ignore = "reads the whole feedparser corpus; run with --ignored"]
+fn mutated_corpus_never_panics() {
+    let shared = shared_dir();
+    let mut files = Vec::new();
+    walk(&shared.join("corpus"), &mut files);
+    if files.is_empty() {
+        println!(
+            "skipped: no corpus under {} (set RELAIS_SHARED)",
+            shared.display()
+        );
+        return;
+    }
+    let env = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let mut rng = fastrand::Rng::with_seed(env("RELAIS_FUZZ_SEED", 7));
+    let rounds = env("RELAIS_FUZZ_ROUNDS", 20);
+    let snippets: [&[u8]; 16] = [
+        b"<",
+        b"&",
+        b"\"",
+        b"\0",
+        b"\xC3",
+        b"]]>",
+        b"<!--",
+        b"<![CDATA[",
+        b"&eacute;",
+        b"<!DOCTYPE x [",
+        b"\xff\xfe",
+        b"</",
+        b"/>",
+        b"\xc2\xab",
+        b"@",
+        b"<item>",
+    ];
+    let (mut runs, mut panics) = (0usize, Vec::new());
+    for path in &files {
+        let Ok(original) = std::fs::read(path) else {
+            continue;
+        };
+        for _ in 0..rounds {
+            let mut bytes = original.clone();
+            for _ in 0..rng.usize(1..4) {
+                if bytes.is_empty() {
+                    break;
+                }
+                let at = rng.usize(0..bytes.len());
+                match rng.u8(0..4) {
+                    0 => bytes.truncate(at),
+                    1 => {
+                        let s = snippets[rng.usize(0..snippets.len())];
+                        bytes.splice(at..at, s.iter().copied());
+                    }
+                    2 => {
+                        if let Some(b) = bytes.get_mut(at) {
+                            *b = rng.u8(..);
+                        }
+                    }
+                    _ => {
+                        let end = (at + rng.usize(0..50)).min(bytes.len());
+                        bytes.drain(at..end);
+                    }
+                }
+            }
+            runs += 1;
+            match std::panic::catch_unwind(|| parse(&bytes, None)) {
+                Ok(Err(ParseError::Panicked(msg))) => {
+                    panics.push(format!("{}: {msg}", path.display()))
+                }
+                Err(_) => panics.push(format!("{}: escaped catch_unwind", path.display())),
+                Ok(_) => {}
+            }
+        }
+    }
+    println!("mutated documents: {runs}, panics: {}", panics.len());
+    for p in &panics {
+        println!("  panic: {p}");
+    }
+    assert!(
+        panics.is_empty(),
+        "{} mutated documents panicked",
+        panics.len()
+    );
+}

@@ -41,6 +41,9 @@ struct Fixes {
     version: Option<&'static str>,
 }
 
+/// Authors kept per feed or item.
+const MAX_AUTHORS: usize = 16;
+
 const VERSION_PREFIX: &str = "https://jsonfeed.org/version/1";
 
 pub(crate) fn prepare(text: &str) -> Result<Prepared, ParseError> {
@@ -183,6 +186,34 @@ fn string_field(map: &mut Map<String, Value>, key: &str, numbers: bool, fixes: &
 fn fix_author(author: &mut Map<String, Value>, fixes: &mut Fixes) {
     string_field(author, "name", false, fixes);
     string_field(author, "url", false, fixes);
+    if let Some(Value::String(name)) = author.get_mut("name") {
+        if let Some(padded) = pad_non_ascii(name) {
+            *name = padded;
+        }
+    }
+}
+
+/// feed-rs 3.0.0 runs author names through an e-mail finder that slices the string at
+/// byte offsets next to the address and panics when a multi-byte character sits there
+/// ("Jean «jean@ex.fr»"). A space between every non-ASCII character and a neighbouring
+/// ASCII one puts a one-byte character at both ends of any address; the name is trimmed
+/// afterwards anyway.
+fn pad_non_ascii(name: &str) -> Option<String> {
+    if !name.contains('@') || name.is_ascii() {
+        return None;
+    }
+    let mut out = String::with_capacity(name.len() + 8);
+    let mut prev: Option<char> = None;
+    for c in name.chars() {
+        if let Some(p) = prev {
+            if p.is_ascii() != c.is_ascii() && !p.is_whitespace() && !c.is_whitespace() {
+                out.push(' ');
+            }
+        }
+        out.push(c);
+        prev = Some(c);
+    }
+    Some(out)
 }
 
 fn fix_authors(map: &mut Map<String, Value>, fixes: &mut Fixes) {
@@ -199,6 +230,9 @@ fn fix_authors(map: &mut Map<String, Value>, fixes: &mut Fixes) {
         Some(Value::Array(list)) => {
             let before = list.len();
             list.retain(Value::is_object);
+            // feed-rs dedups authors pairwise and copies the feed's into every item without
+            // one: quadratic on a hostile document.
+            list.truncate(MAX_AUTHORS);
             fixes.fields += before - list.len();
             for a in list.iter_mut().filter_map(Value::as_object_mut) {
                 fix_author(a, fixes);

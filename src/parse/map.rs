@@ -1,13 +1,14 @@
 //! Mapping: feed-rs's `Feed` to relais's `RawFeed`, adding what the repair scanner or the
 //! JSON pre-pass noted that feed-rs does not expose, and undoing what feed-rs invents.
 //!
-//! Base URI. feed-rs resolves links against a stack of bases: the `base_uri` given to its
-//! builder at the root, then each `xml:base` (an absolute one replaces the base, a relative
-//! one is joined to the current base, and is silently ignored when there is none). Every
-//! RSS `<link>`, Atom `<link href>`, enclosure and `media:content` URL goes through
-//! `Url::join` with the current base; with no base at all, a relative link is kept as
-//! written but a relative enclosure or media URL is dropped, and a relative `xml:base`
-//! chain is lost. Giving the feed's own URL as `base_uri` would be wrong: a relative RSS
+//! Base URI (read from feed-rs 3.0.0's `xml` module and `Link::new`). feed-rs resolves links
+//! against a stack of bases: the `base_uri` given to its builder at the root, then each
+//! `xml:base` (an absolute one replaces the base, a relative one is joined to the current
+//! base, and is silently ignored when there is none; one the url crate rejects outright
+//! fails the whole document, which is why repair drops those). Every RSS `<link>`, Atom
+//! `<link href>`, enclosure and `media:content` URL goes through `Url::join` with the
+//! current base; with no base at all, a relative link is kept as written but a relative
+//! enclosure or media URL is dropped, and a relative `xml:base` chain is lost. Giving the feed's own URL as `base_uri` would be wrong: a relative RSS
 //! item `<link>` must resolve against the channel `<link>`, not the document URL.
 //!
 //! So the parser gets [`RELATIVE_BASE`], an address no real link can have, and whatever
@@ -17,11 +18,13 @@
 //! relative `xml:base` applied — and normalise resolves it against the channel link or the
 //! document URL.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use feed_rs::model::{Entry, Feed, FeedType, Link, Text};
 
 use super::json::JsonExtras;
-use super::repair::EntryHint;
+use super::repair::{xml_text, EntryHint};
 use crate::model::{Enclosure, FeedKind, RawEntry, RawFeed, RawText};
 
 /// Returned by the id generator: NUL cannot survive repair, so no publisher id equals it.
@@ -65,6 +68,10 @@ pub(crate) fn unresolve(href: &str) -> String {
     }
 }
 
+/// Feed authors copied into each Atom entry without one: a bound, because feed authors ×
+/// entries is quadratic in a hostile document.
+const MAX_INHERITED_AUTHORS: usize = 16;
+
 /// What the repair scanner noted that feed-rs does not expose.
 #[derive(Debug, Default)]
 pub(crate) struct Hints<'a> {
@@ -95,6 +102,17 @@ pub(crate) fn map_feed(
         _ => hints.entries.iter().collect(),
     };
     let aligned = usable.len() == feed.entries.len();
+    // An Atom entry without an author has the feed's (RFC 4287 4.2.1); feed-rs does this
+    // itself for JSON Feed only.
+    let inherited: Vec<String> = match kind {
+        FeedKind::Atom => feed
+            .authors
+            .iter()
+            .take(MAX_INHERITED_AUTHORS)
+            .filter_map(|p| p.name.as_deref().and_then(clean_name))
+            .collect(),
+        _ => Vec::new(),
+    };
 
     let entries = feed
         .entries
@@ -107,13 +125,13 @@ pub(crate) fn map_feed(
                 None
             };
             let json_lang = json.and_then(|j| j.item_langs.get(i).cloned().flatten());
-            map_entry(entry, kind, hint, json_lang)
+            map_entry(entry, kind, hint, json_lang, &inherited)
         })
         .collect();
 
     RawFeed {
         kind: Some(kind),
-        title: feed.title.map(|t| t.content).and_then(non_empty),
+        title: feed.title.and_then(feed_title),
         link,
         lang: feed
             .language
@@ -121,6 +139,16 @@ pub(crate) fn map_feed(
             .or_else(|| hints.feed_dc_language.map(str::to_string)),
         entries,
         repairs,
+    }
+}
+
+/// The feed title as plain text: `RawFeed::title` has no HTML flag, and an Atom title of
+/// type html or xhtml is markup.
+fn feed_title(title: Text) -> Option<String> {
+    if is_html_type(&title.content_type.essence().to_string()) {
+        non_empty(xml_text(&title.content))
+    } else {
+        non_empty(title.content)
     }
 }
 
@@ -154,13 +182,17 @@ fn alternates(links: &[Link]) -> Vec<String> {
         })
         .collect();
     found.sort_by_key(|(not_page, _)| *not_page);
-    let mut out: Vec<String> = Vec::with_capacity(found.len());
-    for (_, href) in found {
-        if !out.contains(&href) {
-            out.push(href);
-        }
-    }
-    out
+    dedup(found.into_iter().map(|(_, href)| href))
+}
+
+/// The first of equal strings, in order, in linear time: a hostile entry may carry
+/// thousands of links or categories.
+fn dedup(items: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut seen = HashSet::new();
+    items
+        .into_iter()
+        .filter(|s| seen.insert(s.clone()))
+        .collect()
 }
 
 /// The site: RSS channel `<link>` or the Atom alternate link, never the self link.
@@ -174,13 +206,38 @@ fn map_text(text: Option<Text>) -> Option<RawText> {
     non_empty(text.content).map(|body| RawText { body, is_html })
 }
 
+/// A person's name without the punctuation feed-rs leaves around it once it has cut the
+/// e-mail out ("(Jean Dupont)", "Rédaction –").
+fn clean_name(raw: &str) -> Option<String> {
+    let trimmed =
+        raw.trim_matches(|c: char| c.is_whitespace() || "()<>[]«»\"'“”‘’-–—:,;|/".contains(c));
+    (!trimmed.is_empty()).then(|| trimmed.to_string())
+}
+
+/// An author string as RSS writes it ("jean@ex.fr (Jean Dupont)", "Jean Dupont
+/// «jean@ex.fr»", "mailto:jean@ex.fr", "Jean Dupont"): the name when there is one,
+/// else the e-mail address.
+pub(crate) fn person_name(raw: &str) -> Option<String> {
+    let is_email = |w: &str| w.contains('@');
+    let name: Vec<&str> = raw.split_whitespace().filter(|w| !is_email(w)).collect();
+    clean_name(&name.join(" ")).or_else(|| {
+        raw.split_whitespace().find(|w| is_email(w)).and_then(|w| {
+            let w = w.trim_matches(|c: char| "()<>[]«»\"'“”‘’,;".contains(c));
+            clean_name(w.strip_prefix("mailto:").unwrap_or(w))
+        })
+    })
+}
+
 fn is_web_url(s: &str) -> bool {
     url::Url::parse(s).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
 }
 
+/// feed-rs types Atom xhtml as "application/xhtml" (its media type constant lacks the
+/// "+xml").
 fn is_html_type(essence: &str) -> bool {
-    essence.eq_ignore_ascii_case("text/html")
-        || essence.eq_ignore_ascii_case("application/xhtml+xml")
+    ["text/html", "application/xhtml", "application/xhtml+xml"]
+        .iter()
+        .any(|t| essence.eq_ignore_ascii_case(t))
 }
 
 fn map_entry(
@@ -188,6 +245,7 @@ fn map_entry(
     kind: FeedKind,
     hint: Option<&EntryHint>,
     json_lang: Option<String>,
+    inherited_authors: &[String],
 ) -> RawEntry {
     let mut guid = if entry.id == NO_ID {
         None
@@ -201,9 +259,10 @@ fn map_entry(
     }
 
     let mut enclosures: Vec<Enclosure> = Vec::new();
+    let mut enclosure_urls = HashSet::new();
     let mut add_enclosure = |url: String, mime: Option<String>, length: Option<u64>| {
         let url = url.trim().to_string();
-        if !url.is_empty() && !enclosures.iter().any(|e| e.url == url) {
+        if !url.is_empty() && enclosure_urls.insert(url.clone()) {
             enclosures.push(Enclosure {
                 url,
                 mime: mime.and_then(non_empty),
@@ -228,16 +287,10 @@ fn map_entry(
         for l in &entry.links {
             match &l.media_type {
                 Some(mime) => add_enclosure(unresolve(&l.href), Some(mime.clone()), l.length),
-                None => {
-                    if let Some(href) = non_empty(unresolve(&l.href)) {
-                        if !pages.contains(&href) {
-                            pages.push(href);
-                        }
-                    }
-                }
+                None => pages.extend(non_empty(unresolve(&l.href))),
             }
         }
-        pages
+        dedup(pages)
     } else {
         for l in &entry.links {
             if l.rel
@@ -259,32 +312,28 @@ fn map_entry(
         pages
     };
 
-    let mut authors: Vec<String> = Vec::new();
-    for person in entry.authors {
-        let name = person
-            .name
-            .and_then(non_empty)
-            .or_else(|| person.email.and_then(non_empty));
-        if let Some(name) = name {
-            if !authors.contains(&name) {
-                authors.push(name);
-            }
-        }
+    let people = entry.authors.into_iter().map(|p| {
+        p.name
+            .as_deref()
+            .and_then(clean_name)
+            .or_else(|| p.email.as_deref().and_then(clean_name))
+    });
+    let hidden = hint.map(|h| h.authors.clone()).unwrap_or_default();
+    let mut authors = dedup(
+        people
+            .chain(hidden.iter().map(|raw| person_name(raw)))
+            .flatten(),
+    );
+    if authors.is_empty() {
+        authors = inherited_authors.to_vec();
     }
 
-    let mut categories: Vec<String> = Vec::new();
     let subjects = hint.map(|h| h.subjects.clone()).unwrap_or_default();
     let terms = entry
         .categories
         .into_iter()
         .map(|c| c.label.and_then(non_empty).unwrap_or(c.term));
-    for category in terms.chain(subjects) {
-        if let Some(category) = non_empty(category) {
-            if !categories.contains(&category) {
-                categories.push(category);
-            }
-        }
-    }
+    let categories = dedup(terms.chain(subjects).filter_map(non_empty));
 
     let content = entry.content.and_then(|c| {
         let essence = c.content_type.essence().to_string();
@@ -368,6 +417,24 @@ mod tests {
                 Some(expected),
                 "{relative}"
             );
+        }
+    }
+
+    #[test]
+    fn person_names() {
+        let cases = [
+            ("jean@ex.fr (Jean Dupont)", Some("Jean Dupont")),
+            ("Jean Dupont «jean@ex.fr»", Some("Jean Dupont")),
+            ("Jean Dupont <jean@ex.fr>", Some("Jean Dupont")),
+            ("«jean@ex.fr» Jean Dupont", Some("Jean Dupont")),
+            ("mailto:jean@ex.fr", Some("jean@ex.fr")),
+            ("<jean@ex.fr>", Some("jean@ex.fr")),
+            ("Rédaction – contact@ex.fr", Some("Rédaction")),
+            ("Cités Unies France", Some("Cités Unies France")),
+            ("  ", None),
+        ];
+        for (raw, expected) in cases {
+            assert_eq!(person_name(raw).as_deref(), expected, "{raw}");
         }
     }
 

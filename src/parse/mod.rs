@@ -3,19 +3,20 @@
 //! Pure: no I/O, no clock.
 //!
 //! The stages, each in its own module:
-//! 1. [`decode`]: the bytes to UTF-8 (BOM, HTTP charset, XML declaration; windows-1252
+//! 1. `decode`: the bytes to UTF-8 (BOM, HTTP charset, XML declaration; windows-1252
 //!    where "UTF-8" is not).
 //! 2. Detection: empty, JSON (`{`), otherwise XML; an HTML page is refused by the scanner.
-//! 3. [`repair`] (XML) or [`json`] (JSON Feed): one pass that makes the document something
+//! 3. `repair` (XML) or `json` (JSON Feed): one pass that makes the document something
 //!    feed-rs reads, safely (no DOCTYPE, bounded depth, no NUL).
 //! 4. feed-rs, inside `catch_unwind`: a panic in it is an error on the source, not a crash.
-//! 5. [`map`]: feed-rs's model to ours, with what the scanner noted that feed-rs drops.
+//! 5. `map`: feed-rs's model to ours, with what the scanner noted that feed-rs drops.
 
 mod decode;
 mod json;
 mod map;
 mod repair;
 
+use std::borrow::Cow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use feed_rs::parser::{ParseErrorKind, ParseFeedError};
@@ -42,6 +43,10 @@ pub enum ParseError {
 
 /// Decode, repair and parse one document. `content_type` is the HTTP Content-Type header
 /// when there was one (its charset takes part in decoding, RFC 7303 order).
+///
+/// A panic inside feed-rs comes back as [`ParseError::Panicked`] with its one-line message.
+/// The process's panic hook still runs first (by default it prints the panic on stderr);
+/// quieting it is the binary's business, not this library's.
 pub fn parse(bytes: &[u8], content_type: Option<&str>) -> Result<RawFeed, ParseError> {
     // feed-rs and quick-xml are not ours; a panic in them (one is known on UTF-16BE with a
     // BOM, which decoding avoids) must stay an error on this one document. Nothing is
@@ -87,7 +92,35 @@ fn parse_document(bytes: &[u8], content_type: Option<&str>) -> Result<RawFeed, P
         return Err(ParseError::NotAFeed("no root element".to_string()));
     }
 
-    match parser().parse(repaired.text.as_bytes()) {
+    // feed-rs fails a whole document over one element it cannot read (an unknown text
+    // type, a required text missing, an unknown enum value) and says where: that element is
+    // hidden from it and the document read again, a few times at most.
+    let mut text = repaired.text;
+    let mut hidden: Vec<String> = Vec::new();
+    let result = loop {
+        let result = parser().parse(text.as_bytes());
+        let position = match &result {
+            Err(ParseFeedError::ParseError(kind)) if may_retry(hidden.len(), text.len()) => {
+                error_position(kind)
+            }
+            _ => None,
+        };
+        match position.and_then(|p| repair::hide_element_at(&text, p)) {
+            Some((fixed, name)) => {
+                hidden.push(name);
+                text = Cow::Owned(fixed);
+            }
+            None => break result,
+        }
+    };
+    if !hidden.is_empty() {
+        repairs.push(format!(
+            "hid from the parser what it could not read: {}",
+            hidden.join(", ")
+        ));
+    }
+
+    match result {
         Ok(feed) => {
             let hints = map::Hints {
                 entries: &repaired.entries,
@@ -114,6 +147,26 @@ fn parse_document(bytes: &[u8], content_type: Option<&str>) -> Result<RawFeed, P
             ))),
         },
         Err(e) => Err(ParseError::Malformed(describe(e))),
+    }
+}
+
+/// How many elements may be hidden from feed-rs before the document counts as broken…
+const MAX_HIDDEN: usize = 16;
+/// …and how many bytes it may read again in all, so that a large hostile document cannot
+/// cost sixteen full parses.
+const MAX_REREAD: usize = 32 << 20;
+
+fn may_retry(hidden: usize, len: usize) -> bool {
+    hidden < MAX_HIDDEN && (hidden + 1).saturating_mul(len) <= MAX_REREAD
+}
+
+fn error_position(kind: &ParseErrorKind) -> Option<usize> {
+    match kind {
+        ParseErrorKind::UnknownMimeType { position, .. }
+        | ParseErrorKind::MissingContent { position, .. }
+        | ParseErrorKind::UnknownEnumVariant { position, .. }
+        | ParseErrorKind::IllegalState { position, .. } => usize::try_from(*position).ok(),
+        ParseErrorKind::NoFeedRoot => None,
     }
 }
 

@@ -19,16 +19,24 @@
 //! `encoding` in XML declarations (the text is UTF-8 by now); gives `<rss>` a version feed-rs
 //! accepts; maps Atom 0.3 onto Atom 1.0 (namespace and renamed elements) and Atom text
 //! `type` values feed-rs would reject; drops an `xml:base` the url crate cannot parse (feed-rs
-//! would fail the whole document); declares well-known namespace prefixes a feed uses
-//! without declaring; and skips junk (PHP warnings) before the XML declaration.
+//! would fail the whole document); takes `<rss>` out of a namespace feed-rs does not know;
+//! declares well-known namespace prefixes a feed uses without declaring; and skips junk
+//! (PHP warnings) before the XML declaration.
+//!
+//! Elements feed-rs 3.0.0 would panic on (author strings with an e-mail address next to a
+//! non-ASCII character, `itunes:duration` with non-ASCII or 13+ digit runs) or fail the
+//! whole document on (an empty `media:description`) are hidden from it under a name it
+//! ignores; author text is noted and read by relais instead. [`hide_element_at`] does the
+//! same afterwards for an element feed-rs reports it could not read.
 //!
 //! It refuses nesting deeper than [`MAX_DEPTH`] open elements before any recursive code sees
 //! the document, and recognises an HTML page. Along the way it notes, per entry, what
-//! feed-rs does not expose: RSS 1.0 `rdf:about`, the entry's `xml:lang`, `dc:subject` and
-//! `dc:language`.
+//! feed-rs does not expose: RSS 1.0 `rdf:about`, the entry's `xml:lang`, `dc:subject`,
+//! `dc:language` and RSS `isPermaLink="false"`.
 //!
 //! The output is borrowed when nothing needed changing; otherwise it is built once, in the
-//! same pass, from the first change on.
+//! same pass, from the first change on (only the rare missing namespace declaration is
+//! inserted afterwards).
 
 use std::borrow::Cow;
 
@@ -37,6 +45,9 @@ use super::decode::{pseudo_attribute, xml_declaration};
 /// Deepest element nesting accepted. Real feeds nest a dozen levels; hostile ones nest
 /// thousands to overflow recursive parsers, and a stack overflow cannot be caught.
 pub const MAX_DEPTH: usize = 512;
+
+/// How far the scanner looks ahead into an element's text (author strings, durations).
+const LOOKAHEAD: usize = 4096;
 
 /// Why the scanner refused a document.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +83,8 @@ pub(crate) struct EntryHint {
     pub has_link: bool,
     /// RSS 2.0: `<guid isPermaLink="false">` (the default is true).
     pub guid_not_permalink: bool,
+    /// Author strings hidden from feed-rs (see `HIDDEN_PERSON`), as written.
+    pub authors: Vec<String>,
 }
 
 /// The repaired document and what the scanner learnt.
@@ -88,6 +101,10 @@ pub(crate) struct Repaired<'a> {
     pub feed_dc_language: Option<String>,
     pub entries: Vec<EntryHint>,
 }
+
+/// The name elements are hidden from feed-rs under: unprefixed, so in the RSS namespace
+/// (or the document's default one), where feed-rs has no use for it.
+pub(crate) const HIDDEN: &str = "relais-hidden";
 
 const ATOM03_NS: &str = "http://purl.org/atom/ns#";
 /// Atom 0.3 and the names it had as a draft.
@@ -151,8 +168,12 @@ struct Counts {
     rss_version: Option<Option<String>>,
     atom03: usize,
     rss090: bool,
+    rss_namespace: bool,
     atom_types: usize,
     bad_xml_bases: usize,
+    hidden_persons: usize,
+    hidden_other: usize,
+    npt_attrs: usize,
     namespaces: Vec<&'static str>,
 }
 
@@ -182,6 +203,9 @@ impl Counts {
         }
         if self.atom03 > 0 {
             r.push("mapped atom 0.3 to atom 1.0".to_string());
+        }
+        if self.rss_namespace {
+            r.push("took the rss element out of its namespace".to_string());
         }
         if self.rss090 {
             r.push("mapped the rss 0.90 namespace to rss 1.0".to_string());
@@ -258,7 +282,33 @@ impl Counts {
         if self.atom_types > 0 {
             r.push(format!(
                 "fixed {}",
-                plural(self.atom_types, "atom text type", "atom text types")
+                plural(self.atom_types, "text type", "text types")
+            ));
+        }
+        if self.hidden_persons > 0 {
+            r.push(format!(
+                "read {} without feed-rs",
+                plural(
+                    self.hidden_persons,
+                    "author with an e-mail next to a non-ascii character",
+                    "authors with an e-mail next to a non-ascii character"
+                )
+            ));
+        }
+        if self.hidden_other > 0 {
+            r.push(format!(
+                "hid {} the parser cannot read",
+                plural(self.hidden_other, "element", "elements")
+            ));
+        }
+        if self.npt_attrs > 0 {
+            r.push(format!(
+                "dropped {}",
+                plural(
+                    self.npt_attrs,
+                    "unreadable media time",
+                    "unreadable media times"
+                )
             ));
         }
         if self.bad_xml_bases > 0 {
@@ -289,6 +339,7 @@ enum CaptureKind {
     Language,
     Link,
     FeedLanguage,
+    Person,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -312,6 +363,8 @@ struct Scanner<'a> {
     /// declarations go.
     root_insert_at: Option<usize>,
     doctype_html: bool,
+    /// Depth of the element being hidden from feed-rs.
+    hidden: Option<usize>,
     atom03: bool,
     /// Prefixes bound to the Atom 0.3 namespace ("" for the default namespace).
     atom03_prefixes: Vec<String>,
@@ -340,6 +393,7 @@ pub(crate) fn repair(src: &str) -> Result<Repaired<'_>, Refusal> {
         root_name: None,
         root_insert_at: None,
         doctype_html: false,
+        hidden: None,
         atom03: false,
         atom03_prefixes: Vec::new(),
         used_prefixes: 0,
@@ -439,6 +493,7 @@ fn char_ref_value(digits: &str, hex: bool) -> Option<u32> {
 impl<'a> Scanner<'a> {
     /// Replace input `start..end` by `with` in the output. Edits come in increasing order.
     fn edit(&mut self, start: usize, end: usize, with: &str) {
+        debug_assert!(self.copied <= start && start <= end, "edits out of order");
         let src = self.src;
         let out = self
             .out
@@ -783,6 +838,19 @@ impl<'a> Scanner<'a> {
             i += 1;
         }
         let name_end = i;
+
+        // Renamed elements: their end tags follow (edits go in document order, so before
+        // anything after the name).
+        if self.hidden == Some(self.depth) {
+            self.hidden = None;
+            self.edit(name_start, name_end, HIDDEN);
+        } else if self.atom03 {
+            let name = self.src.get(name_start..name_end).unwrap_or_default();
+            if let Some(renamed) = self.atom03_rename(name) {
+                self.edit(name_start, name_end, &renamed);
+            }
+        }
+
         let end = match self
             .b
             .get(i..)
@@ -804,13 +872,6 @@ impl<'a> Scanner<'a> {
             }
         };
 
-        if self.atom03 {
-            let name = self.src.get(name_start..name_end).unwrap_or_default();
-            if let Some(renamed) = self.atom03_rename(name) {
-                self.edit(name_start, name_end, &renamed);
-            }
-        }
-
         let d = self.depth;
         if let Some(c) = self.capture.filter(|c| c.depth == d) {
             self.capture = None;
@@ -824,6 +885,7 @@ impl<'a> Scanner<'a> {
                     CaptureKind::Subject if !text.is_empty() => hint.subjects.push(text),
                     CaptureKind::Language if !text.is_empty() => hint.dc_language = Some(text),
                     CaptureKind::Link => hint.has_link |= !text.is_empty(),
+                    CaptureKind::Person if !text.is_empty() => hint.authors.push(text),
                     _ => {}
                 }
             }
@@ -843,6 +905,43 @@ impl<'a> Scanner<'a> {
             RootKind::AtomEntry => Some(1),
             RootKind::None | RootKind::Other => None,
         }
+    }
+
+    /// Whether the text of the element whose content starts at `from` could make feed-rs
+    /// panic: an e-mail address with a non-ASCII character (or a reference that may
+    /// become one) right before or after it.
+    fn person_text_is_risky(&self, from: usize) -> bool {
+        self.element_text(from).is_none_or(person_text_is_risky)
+    }
+
+    /// Whether the text of the element whose content starts at `from` is something feed-rs's
+    /// time reader could panic on.
+    fn npt_is_risky(&self, from: usize) -> bool {
+        self.element_text(from).is_none_or(npt_is_risky)
+    }
+
+    /// The raw text from `from` to the next end tag, looked ahead of the scan. Bounded, so
+    /// that hundreds of unclosed elements cannot make the pass quadratic: `None` past
+    /// [`LOOKAHEAD`] bytes, and callers then assume the worst.
+    fn element_text(&self, from: usize) -> Option<&'a [u8]> {
+        let b: &'a [u8] = self.b;
+        let window = b.get(from..b.len().min(from.saturating_add(LOOKAHEAD)))?;
+        let end = find_seq(window, 0, b"</")
+            .or_else(|| (from + window.len() == b.len()).then_some(window.len()))?;
+        window.get(..end)
+    }
+
+    /// Whether the element whose content starts at `from` has nothing but white space.
+    fn is_empty_element(&self, from: usize) -> bool {
+        let rest = self.b.get(from..).unwrap_or_default();
+        let text = rest
+            .iter()
+            .take(LOOKAHEAD)
+            .take_while(|&&c| c != b'<')
+            .count();
+        rest.get(..text)
+            .is_some_and(|t| t.iter().all(|&c| is_ws(c)))
+            && rest.get(text..).is_some_and(|r| r.starts_with(b"</"))
     }
 
     /// Atom 0.3 element names with an Atom 1.0 equivalent feed-rs reads.
@@ -944,6 +1043,14 @@ impl<'a> Scanner<'a> {
         result.map(|()| tag_end)
     }
 
+    /// Drop an attribute (whose value ends at `ve`) with the space before it.
+    fn remove_attribute(&mut self, a: &Attr, ve: usize) {
+        let from = self.b.get(..a.name.0).map_or(a.name.0, |before| {
+            a.name.0 - before.iter().rev().take_while(|&&c| is_ws(c)).count()
+        });
+        self.edit(from, (ve + 1).min(self.b.len()), "");
+    }
+
     fn attr_name(&self, a: &Attr) -> &'a str {
         self.src.get(a.name.0..a.name.1).unwrap_or_default()
     }
@@ -977,6 +1084,7 @@ impl<'a> Scanner<'a> {
 
         // What the root says the document is.
         let mut rss_version_attr: Option<usize> = None;
+        let mut renamed_already = false;
         if d == 1 && self.root_kind == RootKind::None {
             self.root_name = Some(qname.to_string());
             self.root_kind = match local {
@@ -1029,6 +1137,50 @@ impl<'a> Scanner<'a> {
         } else if self.atom03 {
             if let Some(renamed) = self.atom03_rename(qname) {
                 self.edit(name_start, name_end, &renamed);
+                renamed_already = true;
+            }
+        }
+
+        // Elements feed-rs would panic or fail the whole document on are hidden from it
+        // under a name it ignores (an unprefixed name is in the RSS namespace, where
+        // nothing matches it).
+        let mut person_capture = false;
+        if d > 1 && self.hidden.is_none() && !renamed_already {
+            let hide = match (prefix, local) {
+                // feed-rs 3.0.0 slices person strings ("Jean «jean@ex.fr»") at byte offsets
+                // next to the e-mail address and panics when a multi-byte character sits
+                // there. Their text is noted instead, and read in `map`.
+                ("", "author" | "managingEditor" | "webMaster")
+                | ("dc", "creator")
+                | ("itunes", "author" | "name")
+                    if matches!(self.root_kind, RootKind::Rss | RootKind::Rdf)
+                        && !self_closing
+                        && self.person_text_is_risky(tag_end) =>
+                {
+                    self.counts.hidden_persons += 1;
+                    person_capture = true;
+                    true
+                }
+                // Its "normal play time" reader unwraps integer parses of any `\d+` run
+                // (Unicode digits, 20-digit numbers).
+                ("itunes", "duration") if !self_closing && self.npt_is_risky(tag_end) => {
+                    self.counts.hidden_other += 1;
+                    true
+                }
+                // An empty media:title or media:description fails the document.
+                ("media", "title" | "description")
+                    if self_closing || self.is_empty_element(tag_end) =>
+                {
+                    self.counts.hidden_other += 1;
+                    true
+                }
+                _ => false,
+            };
+            if hide {
+                self.edit(name_start, name_end, HIDDEN);
+                if !self_closing {
+                    self.hidden = Some(d);
+                }
             }
         }
 
@@ -1061,7 +1213,15 @@ impl<'a> Scanner<'a> {
             RootKind::AtomEntry => d == 1,
             RootKind::None | RootKind::Other => false,
         };
-        if is_entry {
+        if person_capture {
+            if self.in_entry && Some(d) == self.entry_depth().map(|e| e + 1) {
+                self.capture = Some(Capture {
+                    kind: CaptureKind::Person,
+                    depth: d,
+                    start: tag_end,
+                });
+            }
+        } else if is_entry {
             let mut hint = EntryHint::default();
             for a in attrs {
                 let name = self.attr_name(a);
@@ -1143,15 +1303,18 @@ impl<'a> Scanner<'a> {
                     self.counts.rss090 = true;
                     continue;
                 }
+                // RSS 2.0 has no namespace; feed-rs reads nothing of an <rss> put in one
+                // (http://backend.userland.com/rss2 and the like).
+                if d == 1 && self.root_kind == RootKind::Rss && name == "xmlns" && !ns.is_empty() {
+                    self.remove_attribute(a, ve);
+                    self.counts.rss_namespace = true;
+                    continue;
+                }
             } else if Some(k) == rss_version_attr {
                 self.edit(vs, ve, "2.0");
                 continue;
             } else if name == "xml:base" && !xml_base_ok(&xml_text(raw)) {
-                // Drop the attribute with the space before it.
-                let from = self.b.get(..a.name.0).map_or(a.name.0, |before| {
-                    a.name.0 - before.iter().rev().take_while(|&&c| is_ws(c)).count()
-                });
-                self.edit(from, (ve + 1).min(self.b.len()), "");
+                self.remove_attribute(a, ve);
                 self.counts.bad_xml_bases += 1;
                 continue;
             } else if name == "type" && atom_text_element {
@@ -1160,10 +1323,158 @@ impl<'a> Scanner<'a> {
                     self.counts.atom_types += 1;
                     continue;
                 }
+            } else if prefix == "media"
+                && name == "type"
+                && matches!(local, "title" | "description")
+            {
+                // feed-rs knows "plain" and "html" here and fails the document otherwise.
+                if raw != "plain" && raw != "html" {
+                    let fixed = if raw.to_ascii_lowercase().contains("html") {
+                        "html"
+                    } else {
+                        "plain"
+                    };
+                    self.edit(vs, ve, fixed);
+                    self.counts.atom_types += 1;
+                    continue;
+                }
+            } else if prefix == "media"
+                && matches!(
+                    (local, name),
+                    ("text", "start" | "end") | ("thumbnail", "time")
+                )
+                && npt_is_risky(raw.as_bytes())
+            {
+                self.edit(vs, ve, "");
+                self.counts.npt_attrs += 1;
+                continue;
             }
             self.region(vs, ve, Mode::Attr);
         }
         Ok(())
+    }
+}
+
+/// feed-rs 3.0.0 finds an e-mail address in person strings with a regex and slices the
+/// string one byte before and one byte after the match; a multi-byte character there makes
+/// it panic. Every character the match can span is ASCII, so it is enough to look at what
+/// surrounds each run of them around an `@` (generously: the run may be longer than the
+/// match, never shorter). `;` before and `&` after stand for references that may expand to
+/// such a character.
+fn person_text_is_risky(text: &[u8]) -> bool {
+    let in_left = |c: u8| c.is_ascii_alphanumeric() || b"._%+-:<[(".contains(&c);
+    let in_right = |c: u8| c.is_ascii_alphanumeric() || b".->])".contains(&c);
+    text.iter()
+        .enumerate()
+        .filter(|(_, &c)| c == b'@')
+        .any(|(at, _)| {
+            let before = text.get(..at).unwrap_or_default();
+            let start = before.len() - before.iter().rev().take_while(|&&c| in_left(c)).count();
+            let after = text.get(at + 1..).unwrap_or_default();
+            let end = at + 1 + after.iter().take_while(|&&c| in_right(c)).count();
+            let prev = start.checked_sub(1).and_then(|i| text.get(i)).copied();
+            let next = text.get(end).copied();
+            prev.is_some_and(|c| c >= 0x80 || c == b';')
+                || next.is_some_and(|c| c >= 0x80 || c == b'&')
+        })
+}
+
+/// A value feed-rs's "normal play time" reader could panic on: it unwraps `u64` parses of
+/// every `\d+` run, and `\d` matches non-ASCII digits.
+fn npt_is_risky(value: &[u8]) -> bool {
+    let mut run = 0;
+    for &c in value {
+        if c >= 0x80 {
+            return true;
+        }
+        run = if c.is_ascii_digit() { run + 1 } else { 0 };
+        if run > 12 {
+            return true;
+        }
+    }
+    false
+}
+
+/// Hide from feed-rs the element whose start tag ends at byte `pos` of `text` (where
+/// feed-rs reports what it could not read), with its end tag. Returns the new text and the
+/// element's name; `None` when no start tag ends there.
+pub(crate) fn hide_element_at(text: &str, pos: usize) -> Option<(String, String)> {
+    let b = text.as_bytes();
+    let head = b.get(..pos)?;
+    if head.last() != Some(&b'>') {
+        return None;
+    }
+    // Repair escaped every `<` in attribute values, so the last one opens the tag.
+    let lt = head.iter().rposition(|&c| c == b'<')?;
+    let name_start = lt + 1;
+    if !b.get(name_start).is_some_and(|&c| is_name_start(c)) {
+        return None;
+    }
+    let name_len = b
+        .get(name_start..pos)?
+        .iter()
+        .take_while(|&&c| !is_ws(c) && c != b'>' && c != b'/')
+        .count();
+    let name_end = name_start + name_len;
+    let name = text.get(name_start..name_end)?.to_string();
+    let mut out = String::with_capacity(text.len() + 2 * HIDDEN.len());
+    out.push_str(text.get(..name_start)?);
+    out.push_str(HIDDEN);
+    if head.ends_with(b"/>") {
+        out.push_str(text.get(name_end..)?);
+        return Some((out, name));
+    }
+    let end_tag = matching_end_tag(b, pos)?;
+    if !b
+        .get(end_tag + 2..)
+        .is_some_and(|r| r.starts_with(name.as_bytes()))
+    {
+        return None;
+    }
+    out.push_str(text.get(name_end..end_tag + 2)?);
+    out.push_str(HIDDEN);
+    out.push_str(text.get(end_tag + 2 + name.len()..)?);
+    Some((out, name))
+}
+
+/// Offset of the `</` that closes the element whose content starts at `from`.
+fn matching_end_tag(b: &[u8], from: usize) -> Option<usize> {
+    let mut depth = 1usize;
+    let mut i = from;
+    loop {
+        i += b.get(i..)?.iter().position(|&c| c == b'<')?;
+        let rest = b.get(i..)?;
+        let skip_to = |needle: &[u8]| find_seq(b, i + 1, needle).map(|e| e + needle.len());
+        i = if rest.starts_with(b"<!--") {
+            skip_to(b"-->")?
+        } else if rest.starts_with(b"<![CDATA[") {
+            skip_to(b"]]>")?
+        } else if rest.starts_with(b"<?") {
+            skip_to(b"?>")?
+        } else if rest.starts_with(b"</") {
+            depth -= 1;
+            if depth == 0 {
+                return Some(i);
+            }
+            skip_to(b">")?
+        } else {
+            let mut j = i + 1;
+            let mut quote = None;
+            while let Some(&c) = b.get(j) {
+                match quote {
+                    Some(q) if c == q => quote = None,
+                    Some(_) => {}
+                    None if c == b'"' || c == b'\'' => quote = Some(c),
+                    None if c == b'>' => break,
+                    None => {}
+                }
+                j += 1;
+            }
+            if b.get(j.checked_sub(1)?) != Some(&b'/') {
+                depth += 1;
+            }
+            j + 1
+        };
     }
 }
 
@@ -1404,13 +1715,13 @@ mod tests {
             "atom 0.3",
             "<feed version=\"0.3\" xmlns=\"http://purl.org/atom/ns#\"><tagline>t</tagline><entry><issued>i</issued><modified>m</modified><title type=\"text/plain\">x</title><content type=\"application/xhtml+xml\" mode=\"xml\">c</content></entry></feed>",
             "<feed version=\"0.3\" xmlns=\"http://www.w3.org/2005/Atom\"><subtitle>t</subtitle><entry><published>i</published><updated>m</updated><title type=\"text\">x</title><content type=\"xhtml\" mode=\"xml\">c</content></entry></feed>",
-            &["mapped atom 0.3 to atom 1.0", "fixed 2 atom text types"],
+            &["mapped atom 0.3 to atom 1.0", "fixed 2 text types"],
         ),
         (
             "atom content src with a text type",
             "<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry><content src=\"a.html\" type=\"html\"/><title type=\"TEXT\">t</title></entry></feed>",
             "<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry><content src=\"a.html\" type=\"text/html\"/><title type=\"text\">t</title></entry></feed>",
-            &["fixed 2 atom text types"],
+            &["fixed 2 text types"],
         ),
         (
             "rss 0.90 namespace",
@@ -1429,6 +1740,12 @@ mod tests {
             "<rss version=\"2.0\" xmlns:media=\"http://search.yahoo.com/mrss/\"><channel><item><dc:creator>A</dc:creator><content:encoded>c</content:encoded><media:content url=\"u\"/></item></channel></rss>",
             "<rss xmlns:dc=\"http://purl.org/dc/elements/1.1/\" xmlns:content=\"http://purl.org/rss/1.0/modules/content/\" version=\"2.0\" xmlns:media=\"http://search.yahoo.com/mrss/\"><channel><item><dc:creator>A</dc:creator><content:encoded>c</content:encoded><media:content url=\"u\"/></item></channel></rss>",
             &["declared missing namespace prefixes dc, content"],
+        ),
+        (
+            "rss in a namespace",
+            "<rss version=\"2.0\" xmlns=\"http://backend.userland.com/rss2\" xmlns:dc=\"x\"><channel/></rss>",
+            "<rss version=\"2.0\" xmlns:dc=\"x\"><channel/></rss>",
+            &["took the rss element out of its namespace"],
         ),
         ("a lost > at the very end", "<feed><title>t</title></feed \n", "<feed><title>t</title></feed> \n", &["closed the last end tag"]),
     ];
@@ -1530,5 +1847,65 @@ mod tests {
             xml_text("  a &amp; b &eacute; &#233;&#x41;<b>c</b><![CDATA[<d>&amp;]]> &bogus; & "),
             "a & b é éAc<d>&amp; &bogus; &"
         );
+    }
+}
+
+#[cfg(test)]
+mod risk_tests {
+    use super::*;
+
+    #[test]
+    fn person_strings_feed_rs_would_panic_on() {
+        let cases: &[(&str, bool)] = &[
+            ("Jean Dupont «jean@ex.fr»", true),
+            ("«jean@ex.fr» Jean Dupont", true),
+            ("Marie—marie@ex.fr", true),
+            ("Jean &lt;jean@ex.fr&gt;", true),
+            ("&laquo;jean@ex.fr&raquo;", true),
+            ("jean@ex.fr (Équipe formation)", false),
+            ("Rédaction – contact@ex.fr", false),
+            ("Cités Unies France", false),
+            ("jean@ex.fr", false),
+        ];
+        for (text, risky) in cases {
+            assert_eq!(person_text_is_risky(text.as_bytes()), *risky, "{text}");
+        }
+    }
+
+    #[test]
+    fn times_feed_rs_would_panic_on() {
+        let cases: &[(&str, bool)] = &[
+            ("01:02:03", false),
+            ("3600", false),
+            ("1:02:03.5", false),
+            ("99999999999999999999", true),
+            ("١:٠٠", true),
+            ("45 min", false),
+        ];
+        for (text, risky) in cases {
+            assert_eq!(npt_is_risky(text.as_bytes()), *risky, "{text}");
+        }
+    }
+
+    #[test]
+    fn hide_an_element_by_position() {
+        let text = "<feed><entry><content type=\"x\"><b>a</b><!-- </content> --></content><id>1</id></entry></feed>";
+        let pos = text.find("<b>").unwrap_or_default();
+        let hidden = hide_element_at(text, pos);
+        assert_eq!(
+            hidden,
+            Some((
+                "<feed><entry><relais-hidden type=\"x\"><b>a</b><!-- </content> --></relais-hidden><id>1</id></entry></feed>"
+                    .to_string(),
+                "content".to_string()
+            ))
+        );
+        let self_closing = "<a><b x=\"1\"/></a>";
+        assert_eq!(
+            hide_element_at(self_closing, 13).map(|(t, _)| t),
+            Some("<a><relais-hidden x=\"1\"/></a>".to_string())
+        );
+        assert_eq!(hide_element_at(text, 3), None);
+        assert_eq!(hide_element_at(text, 10_000), None);
     }
 }
