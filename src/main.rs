@@ -11,6 +11,11 @@ use tracing_subscriber::EnvFilter;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     start_logging(&cli);
+    // Panics inside third-party parsers are contained (and recorded as parse errors);
+    // say so in one log line rather than with the default hook's raw message.
+    std::panic::set_hook(Box::new(|info| {
+        tracing::error!("internal error (contained where possible): {info}");
+    }));
     match cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
