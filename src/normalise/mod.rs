@@ -32,7 +32,6 @@
 //!   or clamped dates, which would change every poll and fake an edit.
 
 pub mod dates;
-mod entities;
 pub mod sanitize;
 pub mod text;
 pub mod urls;

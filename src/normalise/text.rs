@@ -12,8 +12,6 @@
 
 use std::borrow::Cow;
 
-use super::entities;
-
 /// What separates the next character from the last one written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Gap {
@@ -288,8 +286,11 @@ pub fn html_to_text(html: &str) -> String {
                 }
             }
             b'&' => {
-                let (ch, next) = entity_at(html, i);
+                let (ch, second, next) = entity_at(html, i);
                 w.push(ch);
+                if let Some(c) = second {
+                    w.push(c);
+                }
                 i = next;
             }
             b']' if in_cdata && b.get(i..i + 3) == Some(b"]]>".as_slice()) => {
@@ -318,9 +319,9 @@ pub fn html_to_text(html: &str) -> String {
 
 /// The character reference starting at `s[i] == '&'`: the character and the index after
 /// it. An `&` that starts no known reference stands for itself.
-fn entity_at(s: &str, i: usize) -> (char, usize) {
+fn entity_at(s: &str, i: usize) -> (char, Option<char>, usize) {
     let b = s.as_bytes();
-    let literal = ('&', i + 1);
+    let literal = ('&', None, i + 1);
     if b.get(i + 1) == Some(&b'#') {
         let hex = matches!(b.get(i + 2), Some(b'x' | b'X'));
         let start = i + 2 + usize::from(hex);
@@ -346,7 +347,7 @@ fn entity_at(s: &str, i: usize) -> (char, usize) {
         if b.get(end) == Some(&b';') {
             end += 1;
         }
-        return (numeric_char(value), end);
+        return (numeric_char(value), None, end);
     }
     let name_len = b
         .get(i + 1..)
@@ -359,8 +360,8 @@ fn entity_at(s: &str, i: usize) -> (char, usize) {
     if name_len == 0 || b.get(end) != Some(&b';') {
         return literal;
     }
-    match s.get(i + 1..end).and_then(entities::lookup) {
-        Some(c) => (c, end + 1),
+    match s.get(i + 1..=end).and_then(crate::entities::named) {
+        Some((c, second)) => (c, second, end + 1),
         None => literal,
     }
 }
@@ -368,17 +369,11 @@ fn entity_at(s: &str, i: usize) -> (char, usize) {
 /// What a numeric reference stands for, with the HTML rules: 0x80–0x9F are read as
 /// windows-1252 (`&#146;` is ’), invalid code points become U+FFFD.
 fn numeric_char(value: Option<u32>) -> char {
-    const CP1252: [char; 32] = [
-        '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8D}', 'Ž',
-        '\u{8F}', '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9D}',
-        'ž', 'Ÿ',
-    ];
     match value {
         None | Some(0) => '\u{FFFD}',
-        Some(v @ 0x80..=0x9F) => CP1252
-            .get((v - 0x80) as usize)
-            .copied()
-            .unwrap_or('\u{FFFD}'),
+        Some(v @ 0x80..=0x9F) => {
+            crate::entities::windows_1252_c1(v).unwrap_or(char::from_u32(v).unwrap_or('\u{FFFD}'))
+        }
         Some(v) => char::from_u32(v).unwrap_or('\u{FFFD}'),
     }
 }
@@ -392,8 +387,9 @@ pub fn decode_entities(s: &str) -> Cow<'_, str> {
     let mut i = 0;
     while let Some(rel) = s.get(i..).and_then(|r| r.find('&')) {
         out.push_str(s.get(i..i + rel).unwrap_or_default());
-        let (c, next) = entity_at(s, i + rel);
+        let (c, second, next) = entity_at(s, i + rel);
         out.push(c);
+        out.extend(second);
         i = next;
     }
     out.push_str(s.get(i..).unwrap_or_default());
@@ -439,7 +435,7 @@ pub fn has_visible_content(html: &str) -> bool {
                 i = tag_end(b, i + 1);
             }
             b'&' => {
-                let (ch, next) = entity_at(html, i);
+                let (ch, _, next) = entity_at(html, i);
                 if !ch.is_whitespace() {
                     return true;
                 }

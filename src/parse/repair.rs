@@ -457,12 +457,6 @@ fn split_qname(name: &str) -> (&str, &str) {
     }
 }
 
-/// The character for a numeric reference to U+0080–U+009F, read as windows-1252.
-fn c1_as_windows_1252(cp: u32) -> Option<char> {
-    let idx = usize::try_from(cp.checked_sub(0x80)?).ok()?;
-    web_atoms::C1_REPLACEMENTS.get(idx).copied().flatten()
-}
-
 fn push_escaped(out: &mut String, c: char) {
     match c {
         '<' => out.push_str("&lt;"),
@@ -472,14 +466,6 @@ fn push_escaped(out: &mut String, c: char) {
         '\'' => out.push_str("&apos;"),
         c => out.push(c),
     }
-}
-
-/// An HTML named entity (`name` with its `;`) as its one or two characters.
-fn html_entity(name_with_semicolon: &str) -> Option<(char, Option<char>)> {
-    let &(a, b) = web_atoms::NAMED_ENTITIES.get(name_with_semicolon)?;
-    let first = char::from_u32(a).filter(|_| a != 0)?;
-    let second = if b == 0 { None } else { char::from_u32(b) };
-    Some((first, second))
 }
 
 /// The numeric value of `&#…;` digits, `None` when out of range.
@@ -660,7 +646,7 @@ impl<'a> Scanner<'a> {
                 let upper_x = rest.get(1) == Some(&b'X');
                 match char_ref_value(digits_str, hex) {
                     Some(cp) if (0x80..=0x9F).contains(&cp) => {
-                        if let Some(c) = c1_as_windows_1252(cp) {
+                        if let Some(c) = crate::entities::windows_1252_c1(cp) {
                             let mut buf = String::new();
                             push_escaped(&mut buf, c);
                             self.edit(p, ref_end, &buf);
@@ -697,7 +683,7 @@ impl<'a> Scanner<'a> {
                     return ref_end;
                 }
                 let with_semicolon = self.src.get(p + 1..ref_end).unwrap_or_default();
-                match html_entity(with_semicolon) {
+                match crate::entities::named(with_semicolon) {
                     Some((a, b)) => {
                         let mut buf = String::new();
                         push_escaped(&mut buf, a);
@@ -1551,10 +1537,10 @@ pub(crate) fn xml_text(raw: &str) -> String {
                                 None => (num, false),
                             };
                             let cp = char_ref_value(digits, hex)?;
-                            c1_as_windows_1252(cp)
+                            crate::entities::windows_1252_c1(cp)
                                 .or_else(|| char::from_u32(cp).filter(|_| is_xml_char(cp)))?
                         } else {
-                            let (a, b) = html_entity(rest.get(1..=s)?)?;
+                            let (a, b) = crate::entities::named(rest.get(1..=s)?)?;
                             if let Some(b) = b {
                                 out.push(a);
                                 b
