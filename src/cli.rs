@@ -452,13 +452,7 @@ fn print_items(items: &[Item], json: bool, feed: Option<serde_json::Value>) -> a
         writeln!(out)?;
     } else {
         for item in items {
-            writeln!(
-                out,
-                "{}  {:<14} {}",
-                short_time(item.published),
-                item.source.as_deref().unwrap_or("-"),
-                item.title
-            )?;
+            item_line(&mut out, item)?;
             if let Some(url) = &item.url {
                 writeln!(out, "{:18}{url}", "")?;
             }
@@ -523,14 +517,7 @@ fn channel_items(
         }
         _ => {
             for (story, kept) in explanation.kept.iter().take(limit) {
-                let item = &story.item;
-                writeln!(
-                    out,
-                    "{}  {:<14} {}",
-                    short_time(item.published),
-                    item.source.as_deref().unwrap_or("-"),
-                    item.title
-                )?;
+                item_line(&mut out, &story.item)?;
                 if why.is_some() {
                     writeln!(out, "{:18}{} ({kept})", "", story.id)?;
                 }
@@ -648,6 +635,17 @@ fn restore(config: &Config, file: &Path) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     eprintln!("{}: restored {stats}", file.display());
     Ok(())
+}
+
+/// An item's listing line: date, source, title.
+fn item_line(out: &mut impl Write, item: &Item) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{}  {:<14} {}",
+        short_time(item.published),
+        item.source.as_deref().unwrap_or("-"),
+        item.title
+    )
 }
 
 fn short_time(t: DateTime<Utc>) -> String {
