@@ -774,7 +774,7 @@ fn primary_subtag(tag: &str) -> String {
 /// French text as French typography wants it: a no-break space inside « guillemets »
 /// and before `:` `;` `!` `?`, so that none of them starts or ends a line alone.
 /// Other languages are left as written.
-fn typography(text: &str, lang: &str) -> String {
+pub(crate) fn typography(text: &str, lang: &str) -> String {
     if primary_subtag(lang) != "fr" {
         return text.to_string();
     }
@@ -793,7 +793,7 @@ fn typography(text: &str, lang: &str) -> String {
     out
 }
 
-fn truncate(text: &str, max: usize) -> String {
+pub(crate) fn truncate(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         Some((cut, _)) => format!("{}…", text[..cut].trim_end()),
         None => text.to_string(),
@@ -885,6 +885,40 @@ fn render(
         .map_err(|e| failed(e.to_string()))?;
     tmpl.render(minijinja::context! { site => site, page => page })
         .map_err(|e| failed(e.to_string()))
+}
+
+/// Renders template `name` out of `templates` (name, source) with `context`: for
+/// templates that are not compiled in (the digest's, which operators may replace), so
+/// that minijinja stays in this module. With `html`, output goes through the pages'
+/// formatter (text cleaned and escaped); either way printing `none` is an error.
+pub fn render_template(
+    templates: &[(&str, &str)],
+    name: &str,
+    html: bool,
+    context: &impl Serialize,
+) -> Result<String, RenderError> {
+    let failed = |message: String| RenderError::Render {
+        page: name.to_string(),
+        message,
+    };
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    env.set_auto_escape_callback(move |_| {
+        if html {
+            AutoEscape::Html
+        } else {
+            AutoEscape::None
+        }
+    });
+    env.set_formatter(formatter);
+    for (n, source) in templates {
+        env.add_template(n, source)
+            .map_err(|e| failed(format!("template {n}: {e}")))?;
+    }
+    let tmpl = env.get_template(name).map_err(|e| failed(e.to_string()))?;
+    tmpl.render(context).map_err(|e| failed(e.to_string()))
 }
 
 /// The first 8 hex digits of the stylesheet's SHA-256: its version in links.
