@@ -754,10 +754,14 @@ pub async fn run(digester: Arc<Digester>, every: Duration, mut stopped: watch::R
             first = false;
             false
         } else {
-            tokio::select! {
-                _ = stopped.wait_for(|s| *s) => break,
-                Some(()) = rx.recv() => false,
-                _ = watchdog.tick() => true,
+            let woke = tokio::select! {
+                _ = stopped.wait_for(|s| *s) => None,
+                Some(()) = rx.recv() => Some(false),
+                _ = watchdog.tick() => Some(true),
+            };
+            match woke {
+                Some(w) => w,
+                None => break,
             }
         };
         let last = digester.last_tick.load(Ordering::Acquire);
@@ -771,13 +775,14 @@ pub async fn run(digester: Arc<Digester>, every: Duration, mut stopped: watch::R
         }
         let work = digester.tick(now);
         tokio::pin!(work);
-        tokio::select! {
-            _ = &mut work => {}
-            _ = stopped.wait_for(|s| *s) => {
-                // Let a send under way finish (its ledger steps are flushed either way).
-                let _ = tokio::time::timeout(SHUTDOWN_GRACE, &mut work).await;
-                break;
-            }
+        let stop_asked = tokio::select! {
+            _ = &mut work => false,
+            _ = stopped.wait_for(|s| *s) => true,
+        };
+        if stop_asked {
+            // Let a send under way finish (its ledger steps are flushed either way).
+            let _ = tokio::time::timeout(SHUTDOWN_GRACE, &mut work).await;
+            break;
         }
     }
     if let Some(s) = sched.as_mut() {

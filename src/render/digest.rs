@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Datelike, NaiveDate};
 use serde::Serialize;
 
-use super::html::{french_date, render_template, truncate, typography, RenderError};
+use super::html::{french_date, render_template, typography, RenderError};
 use super::{http_url, one_line};
 use crate::config::{Channel, Digest, Locale, Source};
 use crate::digest::Period;
@@ -312,19 +312,39 @@ fn story_view(story: &Story, sources: &HashMap<&str, &Source>, digest: &Digest) 
         &one_line(&item.title, 300).unwrap_or_else(|| "(sans titre)".into()),
         text_lang,
     );
-    let summary = one_line(&item.summary, usize::MAX)
-        .map(|s| typography(&truncate(&s, SUMMARY_CHARS), text_lang))
+    let summary = one_line(&item.summary, 4 * SUMMARY_CHARS)
+        .map(|s| typography(&cut_on_word(&s, SUMMARY_CHARS), text_lang))
         .unwrap_or_default();
     let local = item.published.with_timezone(&digest.timezone);
     StoryView {
         title_text: wrap(&title, TEXT_WIDTH - 2, "  "),
         summary_text: wrap(&summary, TEXT_WIDTH - 2, "  "),
         title,
-        href: super::story_link(story),
+        // The canonical form drops tracking parameters (utm_…) a partner may have left.
+        href: item
+            .canonical_url
+            .as_deref()
+            .and_then(http_url)
+            .or_else(|| super::story_link(story)),
         date: long_date(locale, &local),
         partners: names.join(", "),
         summary,
     }
+}
+
+/// `text` cut to at most `max` characters on a word boundary, ended with « … » when cut.
+fn cut_on_word(text: &str, max: usize) -> String {
+    let Some((end, _)) = text.char_indices().nth(max) else {
+        return text.to_string();
+    };
+    let head = text.get(..end).unwrap_or(text);
+    let cut = head.rfind(' ').filter(|&i| i > end / 2).unwrap_or(end);
+    format!(
+        "{}…",
+        text.get(..cut)
+            .unwrap_or(head)
+            .trim_end_matches(|c: char| c.is_whitespace() || c == ',' || c == ';' || c == ':')
+    )
 }
 
 /// `text` wrapped at `width` characters on spaces, lines after the first starting with
@@ -518,5 +538,7 @@ mod tests {
         }
         assert_eq!(wrapped.replace("\n  ", " "), text);
         assert_eq!(wrap("", 30, "  "), "");
+        assert_eq!(cut_on_word("un deux trois quatre", 12), "un deux…");
+        assert_eq!(cut_on_word("court", 12), "court");
     }
 }
