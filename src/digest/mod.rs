@@ -477,9 +477,8 @@ impl Digester {
             }
             Err(err @ (SendError::Permanent(_) | SendError::Uncertain(_))) => {
                 let error = err.to_string();
-                if matches!(err, SendError::Permanent(_)) {
-                    e.handed_over = false;
-                }
+                // Uncertain means the body was handed over; a 5xx means it was refused.
+                e.handed_over = matches!(err, SendError::Uncertain(_));
                 e.error = Some(error.clone());
                 e.retry_at = None;
                 e.step(LedgerState::Failed, now, Some(error.clone()));
