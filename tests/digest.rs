@@ -38,15 +38,15 @@ path = "store"
 [[source]]
 id = "a"
 title = "Alliance des territoires coopérants"
-url = "https://a.example.org/feed"
+url = "feeds/a.rss"
 [[source]]
 id = "b"
 title = "IFRADEL"
-url = "https://b.example.org/feed"
+url = "feeds/b.rss"
 [[source]]
 id = "c"
 title = "Racines Rurales"
-url = "https://c.example.org/feed"
+url = "feeds/c.rss"
 [[channel]]
 id = "coop"
 title = "Coopération décentralisée"
@@ -527,37 +527,36 @@ async fn the_monday_digest_goes_at_eight_paris_time_on_both_sides_of_dst() {
     );
 }
 
+/// A crash point: the label, the ledger state and hand-over flag relais restarts with,
+/// the messages the restart delivers, and the state it leaves.
+type Crash = (&'static str, (LedgerState, bool), usize, LedgerState);
+
 /// Crash (restart) between each ledger step: whatever the step, the period is
 /// delivered at most once, and never silently dropped.
 #[tokio::test]
 async fn restarts_between_ledger_steps_never_send_twice_nor_skip_silently() {
     // (what the ledger says when relais restarts, messages expected after the restart's
     // tick, the state after it)
-    let cases: [(&str, Option<(LedgerState, bool)>, usize, LedgerState); 4] = [
+    let cases: [Crash; 4] = [
         (
             "planned",
-            Some((LedgerState::Planned, false)),
+            (LedgerState::Planned, false),
             1,
             LedgerState::Sent,
         ),
         (
             "sending, not handed over",
-            Some((LedgerState::Sending, false)),
+            (LedgerState::Sending, false),
             1,
             LedgerState::Sent,
         ),
         (
             "sending, handed over",
-            Some((LedgerState::Sending, true)),
+            (LedgerState::Sending, true),
             0,
             LedgerState::Failed,
         ),
-        (
-            "sent",
-            Some((LedgerState::Sent, true)),
-            0,
-            LedgerState::Sent,
-        ),
+        ("sent", (LedgerState::Sent, true), 0, LedgerState::Sent),
     ];
     for (what, crashed_at, messages, after) in cases {
         let port = free_port().await;
@@ -580,12 +579,11 @@ async fn restarts_between_ledger_steps_never_send_twice_nor_skip_silently() {
             );
             assert_eq!(e.retry_at, Some(at("2026-11-23T07:01:00Z")));
             // Forge the step the crash happened at.
-            if let Some((state, handed_over)) = crashed_at {
-                let mut e = e;
-                e.step(state, at("2026-11-23T07:00:30Z"), Some("crash".into()));
-                e.handed_over = handed_over;
-                store.save_digest_entry(&e).unwrap();
-            }
+            let (state, handed_over) = crashed_at;
+            let mut e = e;
+            e.step(state, at("2026-11-23T07:00:30Z"), Some("crash".into()));
+            e.handed_over = handed_over;
+            store.save_digest_entry(&e).unwrap();
         }
         // 2. Restart, server up.
         let server = SmtpServer::start_on(port, vec![]).await;
@@ -874,4 +872,75 @@ async fn a_dry_run_writes_and_sends_nothing() {
     }
     assert!(store.digest_entries("hebdo").unwrap().is_empty());
     assert_eq!(server.sessions(), 0);
+}
+
+/// GET over a raw connection: the status line, the headers (names in lower case) and
+/// the body.
+async fn get(addr: std::net::SocketAddr, path: &str) -> (String, Vec<(String, String)>, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let mut lines = head.lines();
+    let status = lines.next().unwrap_or("").to_string();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    (status, headers, body.to_string())
+}
+
+/// The daemon sends the due period at start (here an empty one, as a note), shows its
+/// scheduler's last tick on /healthz and the issue under /digests/, and stops cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_sends_at_start_and_publishes_the_archive() {
+    let server = SmtpServer::start(vec![]).await;
+    let env = Env::new(server.port(), "empty = \"note\"");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let daemon = tokio::spawn(relais::daemon::run(
+        (*env.config).clone(),
+        listener,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    tokio::time::timeout(std::time::Duration::from_secs(30), server.wait_accepted(1))
+        .await
+        .expect("the due issue is sent at start");
+    let (status, headers, body) = get(addr, "/healthz").await;
+    assert!(status.contains("200"), "{status}");
+    assert_eq!(body, "ok");
+    let tick = headers
+        .iter()
+        .find(|(n, _)| n == "x-relais-digest-tick")
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    assert!(DateTime::parse_from_rfc3339(&tick).is_ok(), "{tick}");
+    let (status, headers, body) = get(addr, "/digests/hebdo/").await;
+    assert!(status.contains("200"), "{status}");
+    assert!(body.contains("/digests/hebdo/20"), "{body}");
+    assert!(headers
+        .iter()
+        .any(|(n, v)| n == "content-security-policy" && v.contains("style-src 'self'")));
+    let accepted = server.accepted();
+    let m = parse(&accepted[0].data);
+    let id = m.message_id().unwrap().to_string();
+    let issue_path = format!("/digests/hebdo/{}", id.split('.').next().unwrap());
+    let (status, headers, body) = get(addr, &issue_path).await;
+    assert!(status.contains("200"), "{issue_path}: {status}");
+    assert!(body.contains("Rien de neuf cette semaine"), "{body}");
+    assert!(headers.iter().any(|(n, v)| n == "content-security-policy"
+        && v.contains("style-src 'unsafe-inline'")
+        && v.contains("default-src 'none'")));
+    let (status, _, body) = get(addr, "/digests/hebdo.atom").await;
+    assert!(status.contains("200"));
+    assert!(body.contains(&issue_path), "{body}");
+    let _ = stop.send(());
+    daemon.await.unwrap().unwrap();
+    assert_eq!(server.accepted().len(), 1);
 }

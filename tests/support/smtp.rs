@@ -46,8 +46,9 @@ pub struct Received {
     pub data: Vec<u8>,
 }
 
-#[derive(Default)]
 struct Shared {
+    /// Counts accepted messages, for tests that wait for one.
+    count: tokio::sync::watch::Sender<usize>,
     script: VecDeque<Session>,
     accepted: Vec<Received>,
     /// Messages read in full but never answered (`HangUpAfterData`).
@@ -90,8 +91,11 @@ impl SmtpServer {
             .expect("smtp test server cannot bind");
         let addr = listener.local_addr().expect("addr");
         let shared = Arc::new(Mutex::new(Shared {
+            count: tokio::sync::watch::channel(0).0,
             script: script.into(),
-            ..Shared::default()
+            accepted: Vec::new(),
+            unanswered: Vec::new(),
+            sessions: 0,
         }));
         let s = Arc::clone(&shared);
         let task = tokio::spawn(async move {
@@ -119,6 +123,12 @@ impl SmtpServer {
     /// Messages accepted with a 250 to the final `.`.
     pub fn accepted(&self) -> Vec<Received> {
         lock(&self.shared).accepted.clone()
+    }
+
+    /// Waits until `n` messages were accepted (the caller bounds the wait).
+    pub async fn wait_accepted(&self, n: usize) {
+        let mut rx = lock(&self.shared).count.subscribe();
+        let _ = rx.wait_for(|c| *c >= n).await;
     }
 
     /// Messages read in full but left without a reply.
@@ -226,7 +236,10 @@ async fn session(stream: TcpStream, behaviour: Session, shared: Arc<Mutex<Shared
                     match scripted(Stage::End) {
                         Some(code) => reply(code),
                         None => {
-                            lock(&shared).accepted.push(received);
+                            let mut g = lock(&shared);
+                            g.accepted.push(received);
+                            let n = g.accepted.len();
+                            g.count.send_replace(n);
                             "250 queued\r\n".into()
                         }
                     }
