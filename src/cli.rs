@@ -284,6 +284,25 @@ fn check(cli: &Cli) -> anyhow::Result<()> {
         paused
     );
     println!("  channels: {}", config.channels.len());
+    for d in &config.digests {
+        println!(
+            "  digest:   {} — « {} », `{}` in {}, to {}",
+            d.id,
+            d.title,
+            d.schedule,
+            d.timezone,
+            d.to.join(", ")
+        );
+    }
+    if let Some(smtp) = &config.smtp {
+        println!(
+            "  smtp:     {}:{} ({:?}), timeout {}",
+            smtp.host,
+            smtp.port,
+            smtp.security,
+            humantime::format_duration(smtp.timeout)
+        );
+    }
     println!("  store:    {}", config.store.path.display());
     println!(
         "  server:   {} (public URL {})",

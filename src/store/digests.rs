@@ -165,7 +165,7 @@ pub struct ArchivedIssue {
     pub text: String,
 }
 
-fn key(digest: &str, period: &str) -> Result<Vec<u8>, StoreError> {
+pub(super) fn key(digest: &str, period: &str) -> Result<Vec<u8>, StoreError> {
     let mut k = source_prefix(digest)
         .ok_or_else(|| StoreError::Other(format!("digest id too long: {digest:.40}")))?;
     k.extend_from_slice(period.as_bytes());
@@ -378,6 +378,51 @@ mod tests {
         assert_eq!(
             store.digest_tick().unwrap(),
             Some(at("2026-11-30T07:01:00Z"))
+        );
+    }
+
+    #[test]
+    fn the_ledger_and_archive_survive_backup_and_restore() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("a")).unwrap();
+        let mut e = LedgerEntry::new(
+            "hebdo",
+            "2026-W48",
+            LedgerState::Sent,
+            at("2026-11-30T07:00:00Z"),
+        );
+        e.message_id = Some("<2026-W48.hebdo.digest@x>".into());
+        let issue = ArchivedIssue {
+            digest: "hebdo".into(),
+            period: "2026-W48".into(),
+            subject: "La lettre — semaine du 23 novembre 2026".into(),
+            sent_at: at("2026-11-30T07:00:05Z"),
+            message_id: "<2026-W48.hebdo.digest@x>".into(),
+            stories: 2,
+            html: "<p>é</p>".into(),
+            text: "é".into(),
+        };
+        store.record_digest_sent(&e, &issue).unwrap();
+        store
+            .save_digest_entry(&LedgerEntry::new(
+                "hebdo",
+                "2026-W47",
+                LedgerState::Skipped,
+                at("2026-11-30T07:00:00Z"),
+            ))
+            .unwrap();
+        let mut out = Vec::new();
+        let stats = store.backup(&mut out).unwrap();
+        assert_eq!(stats.digest_records, 3);
+        assert!(stats.to_string().ends_with(", 3 digest records"));
+        let restored = Store::open(&dir.path().join("b")).unwrap();
+        let stats = restored.restore(&mut &out[..]).unwrap();
+        assert_eq!(stats.digest_records, 3);
+        assert_eq!(restored.digest_entries("hebdo").unwrap().len(), 2);
+        assert_eq!(restored.digest_entry("hebdo", "2026-W48").unwrap(), Some(e));
+        assert_eq!(
+            restored.digest_issue("hebdo", "2026-W48").unwrap(),
+            Some(issue)
         );
     }
 }
