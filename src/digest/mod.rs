@@ -543,10 +543,7 @@ impl Digester {
                 self.attempt(digest, e, now).await?
             }
             Some(mut e) if e.state == LedgerState::Sending => {
-                let error = format!(
-                    "delivery uncertain: relais stopped after handing the message to the SMTP server and before its answer was recorded; check the list archive, then resend with `relais digest send {} --period {period} --force` (same Message-ID)",
-                    digest.id
-                );
+                let error = uncertain(&digest.id, period);
                 e.error = Some(error.clone());
                 e.step(LedgerState::Failed, now, Some(error.clone()));
                 self.store.save_digest_entry(&e)?;
@@ -657,6 +654,15 @@ impl Digester {
                     tracing::warn!(digest = %digest.id, %period, state = e.state.as_str(), "resending by request, with the same Message-ID");
                     self.attempt(digest, e, now).await?
                 }
+                LedgerState::Sending => {
+                    // Handed over by a run that stopped before the verdict: uncertain.
+                    let mut e = e;
+                    let error = uncertain(&digest.id, period);
+                    e.error = Some(error.clone());
+                    e.step(LedgerState::Failed, now, Some(error.clone()));
+                    self.store.save_digest_entry(&e)?;
+                    Outcome::Failed { error }
+                }
                 LedgerState::Failed | LedgerState::Skipped if !e.handed_over || force => {
                     let e = self.plan(digest, period, None, now, Some(&e))?;
                     if e.state == LedgerState::Empty {
@@ -670,6 +676,15 @@ impl Digester {
         };
         Ok((period, outcome))
     }
+}
+
+/// Why a period whose body was handed over without a recorded verdict is not resent.
+fn uncertain(digest: &str, period: Period) -> String {
+    format!(
+        "delivery uncertain: relais stopped after handing the message to the SMTP server and \
+         before its answer was recorded; check the list archive, then resend with \
+         `relais digest send {digest} --period {period} --force` (same Message-ID)"
+    )
 }
 
 /// The message frozen in a ledger entry, if it holds one.
