@@ -151,7 +151,7 @@ struct SectionView {
     count: usize,
     count_label: String,
     stories: Vec<StoryView>,
-    /// `== Titre ==` underline for the text part.
+    /// The title's underline in the text part.
     rule: String,
 }
 
@@ -232,7 +232,7 @@ fn view(issue: &Issue<'_>) -> View {
             }
             let title = typography(&s.channel.title, lang);
             SectionView {
-                rule: "=".repeat(title.chars().count().min(TEXT_WIDTH)),
+                rule: "-".repeat(title.chars().count().min(TEXT_WIDTH)),
                 anchor: s.channel.id.clone(),
                 count: s.stories.len(),
                 count_label: stories_label(locale, s.stories.len()),
@@ -276,7 +276,7 @@ fn view(issue: &Issue<'_>) -> View {
     View {
         lang,
         subject: subject(digest, issue.period),
-        rule: "—".repeat(TEXT_WIDTH / 2),
+        rule: "=".repeat(TEXT_WIDTH),
         title,
         period_label: period_label(locale, issue.period),
         period: issue.period.to_string(),
