@@ -122,6 +122,53 @@ pub enum Command {
     ///
     /// Example: relais restore relais-2026-11-25.jsonl
     Restore { file: PathBuf },
+    /// Digests: preview an issue, send one now, or show the ledger.
+    #[command(subcommand)]
+    Digest(DigestCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DigestCommand {
+    /// Write an issue without sending it: the whole message (.eml), or its HTML part
+    /// when FILE ends in .html, or its text part when it ends in .txt; stdout when no
+    /// --out.
+    ///
+    /// Example: relais --config config/demo.toml digest preview hebdo --period 2026-W47 --out /tmp/d.html
+    Preview {
+        /// The digest id.
+        id: String,
+        /// The ISO week, such as 2026-W48 [default: the last complete week].
+        #[arg(long, value_name = "P")]
+        period: Option<String>,
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Send an issue now, through the ledger: a period already sent is not sent again.
+    ///
+    /// Example: relais digest send hebdo --period 2026-W48
+    ///
+    /// A period whose delivery is uncertain (relais stopped after handing it to the SMTP
+    /// server) is only sent again with --force, after checking the list's archive; the
+    /// resent message keeps its Message-ID.
+    Send {
+        id: String,
+        #[arg(long, value_name = "P")]
+        period: Option<String>,
+        /// Say what would be sent; send and record nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Resend a sent, failed or uncertain period (same message, same Message-ID).
+        #[arg(long)]
+        force: bool,
+    },
+    /// The ledger: every period of every digest (or one) and where it stands.
+    ///
+    /// Example: relais digest status --json
+    Status {
+        id: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// The configuration file to use: `--config`, `$RELAIS_CONFIG` (clap reads both), then
@@ -171,6 +218,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Parse { file, url, json } => parse_file(file, url.as_ref(), *json),
         Command::Backup { out } => backup(&load_config(&cli)?, out),
         Command::Restore { file } => restore(&load_config(&cli)?, file),
+        Command::Digest(command) => digest(load_config(&cli)?, command),
     }
 }
 
@@ -236,6 +284,25 @@ fn check(cli: &Cli) -> anyhow::Result<()> {
         paused
     );
     println!("  channels: {}", config.channels.len());
+    for d in &config.digests {
+        println!(
+            "  digest:   {} — « {} », `{}` in {}, to {}",
+            d.id,
+            d.title,
+            d.schedule,
+            d.timezone,
+            d.to.join(", ")
+        );
+    }
+    if let Some(smtp) = &config.smtp {
+        println!(
+            "  smtp:     {}:{} ({:?}), timeout {}",
+            smtp.host,
+            smtp.port,
+            smtp.security,
+            humantime::format_duration(smtp.timeout)
+        );
+    }
     println!("  store:    {}", config.store.path.display());
     println!(
         "  server:   {} (public URL {})",
@@ -646,6 +713,159 @@ fn item_line(out: &mut impl Write, item: &Item) -> std::io::Result<()> {
         item.source.as_deref().unwrap_or("-"),
         item.title
     )
+}
+
+fn parse_period(text: Option<&str>) -> anyhow::Result<Option<crate::digest::Period>> {
+    text.map(|p| p.parse::<crate::digest::Period>())
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--period: {e}"))
+}
+
+fn digest(config: Config, command: &DigestCommand) -> anyhow::Result<()> {
+    use crate::digest::{Digester, Outcome};
+    let known = |id: &str| -> anyhow::Result<()> {
+        if config.digest(id).is_none() {
+            bail!("no digest has the id `{id}` in {}", config.path.display());
+        }
+        Ok(())
+    };
+    match command {
+        DigestCommand::Preview { id, period, out } => {
+            known(id)?;
+            let period = parse_period(period.as_deref())?;
+            let store = Arc::new(open_store(&config)?);
+            if store.count_items(None)? == 0 {
+                eprintln!(
+                    "relais: the store {} holds no item yet: run `relais --config {} fetch` first",
+                    config.store.path.display(),
+                    config.path.display()
+                );
+            }
+            let digester = Digester::new(Arc::new(config.clone()), store);
+            let c = digester.preview(id, period, Utc::now())?;
+            let (bytes, what) = match out
+                .as_ref()
+                .and_then(|o| o.extension())
+                .and_then(|e| e.to_str())
+                .map(str::to_ascii_lowercase)
+                .as_deref()
+            {
+                Some("html" | "htm") => (c.html.as_bytes(), "HTML part"),
+                Some("txt") => (c.text.as_bytes(), "text part"),
+                _ => (c.message.as_bytes(), "message"),
+            };
+            match out {
+                Some(path) => {
+                    std::fs::write(path, bytes)
+                        .with_context(|| format!("{}: cannot write", path.display()))?;
+                    eprintln!(
+                        "{}: {what} of `{id}` for {} — {} — {} stories",
+                        path.display(),
+                        c.period,
+                        c.subject,
+                        c.stories
+                    );
+                }
+                None => std::io::stdout().lock().write_all(bytes)?,
+            }
+            Ok(())
+        }
+        DigestCommand::Send {
+            id,
+            period,
+            dry_run,
+            force,
+        } => {
+            known(id)?;
+            let period = parse_period(period.as_deref())?;
+            let store = Arc::new(open_store(&config)?);
+            let digester = Digester::new(Arc::new(config), Arc::clone(&store));
+            let (period, outcome) =
+                runtime()?.block_on(digester.send(id, period, Utc::now(), *force, *dry_run))?;
+            store.flush()?;
+            match outcome {
+                Outcome::Sent { stories } => println!("{id} {period}: sent ({stories} stories)"),
+                Outcome::Empty => println!("{id} {period}: no story this period, nothing sent"),
+                Outcome::AlreadyDone(state) => println!(
+                    "{id} {period}: already {}, not sent again (--force resends a sent or failed period)",
+                    state.as_str()
+                ),
+                Outcome::WouldSend {
+                    stories,
+                    subject,
+                    state,
+                } => println!(
+                    "{id} {period}: dry run — would send « {subject} » ({stories} stories); ledger: {}",
+                    state.map_or("nothing yet", |s| s.as_str())
+                ),
+                Outcome::Retrying { error, retry_at } => bail!(
+                    "{id} {period}: not sent: {error}; the daemon retries from {}",
+                    retry_at.to_rfc3339()
+                ),
+                Outcome::Failed { error } => bail!("{id} {period}: failed: {error}"),
+            }
+            Ok(())
+        }
+        DigestCommand::Status { id, json } => {
+            if let Some(id) = id {
+                known(id)?;
+            }
+            let store = open_store(&config)?;
+            let mut rows = Vec::new();
+            for d in config
+                .digests
+                .iter()
+                .filter(|d| id.as_ref().is_none_or(|i| *i == d.id))
+            {
+                for e in store.digest_entries(&d.id)? {
+                    rows.push(e);
+                }
+            }
+            let tick = store.digest_tick()?;
+            let mut out = std::io::stdout().lock();
+            if *json {
+                let list: Vec<_> = rows
+                    .iter()
+                    .map(|e| {
+                        json!({
+                            "digest": e.digest, "period": e.period, "state": e.state.as_str(),
+                            "due": e.due, "composed_at": e.composed_at, "sent_at": e.sent_at,
+                            "stories": e.stories, "attempts": e.attempts, "retry_at": e.retry_at,
+                            "error": e.error, "message_id": e.message_id, "subject": e.subject,
+                        })
+                    })
+                    .collect();
+                serde_json::to_writer_pretty(
+                    &mut out,
+                    &json!({ "last_tick": tick, "entries": list }),
+                )?;
+                writeln!(out)?;
+            } else {
+                writeln!(
+                    out,
+                    "scheduler last woke: {}",
+                    tick.map_or_else(|| "never".into(), short_time)
+                )?;
+                for e in &rows {
+                    writeln!(
+                        out,
+                        "{:<12} {:<9} {:<8} {:>3} stories  {}{}",
+                        e.digest,
+                        e.period,
+                        e.state.as_str(),
+                        e.stories,
+                        e.sent_at
+                            .or(Some(e.updated_at))
+                            .map_or_else(String::new, short_time),
+                        e.error
+                            .as_deref()
+                            .map_or_else(String::new, |m| format!("  {m}"))
+                    )?;
+                }
+            }
+            Ok(())
+        }
+    }
 }
 
 fn short_time(t: DateTime<Utc>) -> String {

@@ -21,6 +21,95 @@ pub struct Config {
     pub channels: Vec<Channel>,
     /// The WebSub hub feeds advertise and relais pings when a channel changes.
     pub websub: Option<WebSubConfig>,
+    /// How digests are sent; present whenever a digest is configured.
+    pub smtp: Option<SmtpConfig>,
+    pub digests: Vec<Digest>,
+}
+
+/// How relais hands digests to a mail server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    pub username: Option<String>,
+    /// The environment variable holding the password: the secret never lives in the file.
+    pub password_env: Option<String>,
+    /// Deadline for each step of the SMTP conversation. RFC 5321 §4.5.3.2 lets a server
+    /// take 10 minutes to answer the final `.`; giving up sooner turns a slow "250" into
+    /// an uncertain delivery.
+    pub timeout: Duration,
+    /// The name given in EHLO; the local host name when unset.
+    pub hello_name: Option<String>,
+}
+
+impl SmtpConfig {
+    /// The password, read from `password_env` when asked (so `relais check` works where
+    /// the secret is not set). `Ok(None)` when no variable is configured.
+    pub fn password(&self) -> Result<Option<String>, String> {
+        match &self.password_env {
+            None => Ok(None),
+            Some(name) => std::env::var(name)
+                .map(Some)
+                .map_err(|_| format!("smtp.password_env: the variable `{name}` is not set")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// Plain SMTP (a relay on the same host or a test server).
+    None,
+    /// Plain connection upgraded with STARTTLS, which must succeed (port 587).
+    StartTls,
+    /// TLS from the first byte (port 465).
+    Tls,
+}
+
+/// The language of a digest's interface text and dates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Locale {
+    Fr,
+    En,
+}
+
+impl Locale {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Locale::Fr => "fr",
+            Locale::En => "en",
+        }
+    }
+}
+
+/// What a digest does with a period that has no story.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmptyPolicy {
+    /// Send nothing (and log it).
+    Skip,
+    /// Send a short « rien de neuf » note.
+    Note,
+}
+
+/// A digest: a mailing list's weekly letter made of some channels.
+#[derive(Debug, Clone)]
+pub struct Digest {
+    pub id: String,
+    pub title: String,
+    /// When it goes out, evaluated in `timezone`.
+    pub schedule: crate::digest::Schedule,
+    pub timezone: chrono_tz::Tz,
+    /// Channel ids, in the order the letter shows them.
+    pub channels: Vec<String>,
+    /// `Name <address>` or a bare address.
+    pub from: String,
+    pub to: Vec<String>,
+    pub locale: Locale,
+    /// `mailto:` and `https:` URLs for List-Unsubscribe.
+    pub unsubscribe: Vec<Url>,
+    pub empty: EmptyPolicy,
+    /// A folder whose `digest.html` / `digest.txt` replace the built-in templates.
+    pub template_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -229,6 +318,31 @@ impl Config {
             channels.push(rc.validate(here, &key)?);
         }
 
+        let smtp = match raw.smtp {
+            Some(rs) => Some(rs.validate(here)?),
+            None => None,
+        };
+        let mut digests: Vec<Digest> = Vec::with_capacity(raw.digest.len());
+        for (i, rd) in raw.digest.into_iter().enumerate() {
+            let key = format!("digest[{}]", i + 1);
+            check_id(&rd.id, here, &key)?;
+            if digests.iter().any(|d| d.id == *rd.id.get_ref()) {
+                return Err(here.error(
+                    &rd.id,
+                    &format!("{key}.id"),
+                    format!("duplicate digest id `{}`", rd.id.get_ref()),
+                ));
+            }
+            if smtp.is_none() {
+                return Err(here.error(
+                    &rd.id,
+                    &key,
+                    "a digest needs an [smtp] section to be sent".into(),
+                ));
+            }
+            digests.push(rd.validate(here, &dir, &key, &channels)?);
+        }
+
         Ok(Config {
             path: path.to_path_buf(),
             server,
@@ -237,7 +351,13 @@ impl Config {
             sources,
             channels,
             websub: raw.websub.map(|w| WebSubConfig { hub: w.hub.0 }),
+            smtp,
+            digests,
         })
+    }
+
+    pub fn digest(&self, id: &str) -> Option<&Digest> {
+        self.digests.iter().find(|d| d.id == id)
     }
 
     /// The interval of one source.
@@ -380,6 +500,290 @@ struct RawConfig {
     #[serde(default)]
     channel: Vec<RawChannel>,
     websub: Option<RawWebSub>,
+    smtp: Option<RawSmtp>,
+    #[serde(default)]
+    digest: Vec<RawDigest>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSmtp {
+    host: Spanned<String>,
+    port: Option<Spanned<i64>>,
+    security: Option<Spanned<String>>,
+    username: Option<String>,
+    password_env: Option<Spanned<String>>,
+    timeout: Option<HumanDuration>,
+    hello_name: Option<String>,
+}
+
+impl RawSmtp {
+    fn validate(self, at: Located<'_>) -> Result<SmtpConfig, ConfigError> {
+        let host = self.host.get_ref().trim().to_string();
+        if host.is_empty() || host.contains(|c: char| c.is_whitespace() || c == '/') {
+            return Err(at.error(
+                &self.host,
+                "smtp.host",
+                format!("invalid host `{}`", self.host.get_ref()),
+            ));
+        }
+        let security = match self.security.as_ref().map(|s| s.get_ref().as_str()) {
+            None | Some("starttls") => SmtpSecurity::StartTls,
+            Some("none") => SmtpSecurity::None,
+            Some("tls") => SmtpSecurity::Tls,
+            Some(other) => {
+                let value = self.security.as_ref().map_or(&self.host, |s| s);
+                return Err(at.error(
+                    value,
+                    "smtp.security",
+                    format!("unknown security `{other}`: use none, starttls or tls"),
+                ));
+            }
+        };
+        let port = match self.port {
+            Some(p) => u16::try_from(*p.get_ref())
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| {
+                    at.error(
+                        &p,
+                        "smtp.port",
+                        format!("{} is out of range: use 1 to 65535", p.get_ref()),
+                    )
+                })?,
+            None => match security {
+                SmtpSecurity::None => 25,
+                SmtpSecurity::StartTls => 587,
+                SmtpSecurity::Tls => 465,
+            },
+        };
+        if let Some(name) = &self.password_env {
+            let ok = !name.get_ref().is_empty()
+                && name
+                    .get_ref()
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            if !ok {
+                return Err(at.error(
+                    name,
+                    "smtp.password_env",
+                    format!(
+                        "invalid variable name `{}`: the name of an environment variable, not the password",
+                        name.get_ref()
+                    ),
+                ));
+            }
+        }
+        Ok(SmtpConfig {
+            host,
+            port,
+            security,
+            username: self.username.filter(|u| !u.trim().is_empty()),
+            password_env: self.password_env.map(Spanned::into_inner),
+            timeout: self.timeout.map_or(Duration::from_secs(10 * 60), |d| d.0),
+            hello_name: self.hello_name.filter(|h| !h.trim().is_empty()),
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDigest {
+    id: Spanned<String>,
+    title: Option<String>,
+    schedule: Option<Spanned<String>>,
+    timezone: Option<Spanned<String>>,
+    channels: Spanned<Vec<Spanned<String>>>,
+    from: Spanned<String>,
+    to: Spanned<OneOrMany>,
+    locale: Option<Spanned<String>>,
+    unsubscribe: Option<Spanned<OneOrMany>>,
+    empty: Option<Spanned<String>>,
+    template_dir: Option<Spanned<String>>,
+}
+
+/// A string or a list of strings (`to = "a@x"` or `to = ["a@x", "b@x"]`).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+impl RawDigest {
+    fn validate(
+        self,
+        at: Located<'_>,
+        dir: &Path,
+        key: &str,
+        channels: &[Channel],
+    ) -> Result<Digest, ConfigError> {
+        let schedule_text = self
+            .schedule
+            .as_ref()
+            .map_or(crate::digest::DEFAULT_SCHEDULE, |s| s.get_ref().as_str());
+        let schedule = crate::digest::Schedule::parse(schedule_text).map_err(|message| {
+            let value = self.schedule.as_ref().map_or(&self.id, |s| s);
+            at.error(value, &format!("{key}.schedule"), message)
+        })?;
+        let timezone = match &self.timezone {
+            None => chrono_tz::Europe::Paris,
+            Some(tz) => tz.get_ref().trim().parse::<chrono_tz::Tz>().map_err(|_| {
+                at.error(
+                    tz,
+                    &format!("{key}.timezone"),
+                    format!(
+                        "unknown time zone `{}`: use an IANA name such as Europe/Paris",
+                        tz.get_ref()
+                    ),
+                )
+            })?,
+        };
+        if self.channels.get_ref().is_empty() {
+            return Err(at.error(
+                &self.channels,
+                &format!("{key}.channels"),
+                "a digest needs at least one channel".into(),
+            ));
+        }
+        for name in self.channels.get_ref() {
+            if !channels.iter().any(|c| c.id == *name.get_ref()) {
+                return Err(at.error(
+                    name,
+                    &format!("{key}.channels"),
+                    format!("no channel has the id `{}`", name.get_ref()),
+                ));
+            }
+        }
+        mailbox(self.from.get_ref())
+            .map_err(|m| at.error(&self.from, &format!("{key}.from"), m))?;
+        let to = self.to.get_ref();
+        let to: Vec<String> = match to {
+            OneOrMany::One(s) => vec![s.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        };
+        if to.is_empty() {
+            return Err(at.error(
+                &self.to,
+                &format!("{key}.to"),
+                "a digest needs at least one recipient".into(),
+            ));
+        }
+        for address in &to {
+            mailbox(address).map_err(|m| at.error(&self.to, &format!("{key}.to"), m))?;
+        }
+        let locale = match self.locale.as_ref().map(|l| l.get_ref().as_str()) {
+            None | Some("fr") => Locale::Fr,
+            Some("en") => Locale::En,
+            Some(other) => {
+                let value = self.locale.as_ref().map_or(&self.id, |l| l);
+                return Err(at.error(
+                    value,
+                    &format!("{key}.locale"),
+                    format!("unknown locale `{other}`: use fr or en"),
+                ));
+            }
+        };
+        let empty = match self.empty.as_ref().map(|e| e.get_ref().as_str()) {
+            None | Some("skip") => EmptyPolicy::Skip,
+            Some("note") => EmptyPolicy::Note,
+            Some(other) => {
+                let value = self.empty.as_ref().map_or(&self.id, |e| e);
+                return Err(at.error(
+                    value,
+                    &format!("{key}.empty"),
+                    format!("unknown value `{other}`: use skip or note"),
+                ));
+            }
+        };
+        let mut unsubscribe = Vec::new();
+        if let Some(list) = self.unsubscribe {
+            let span = list.span();
+            for u in list.into_inner().into_vec() {
+                let ok = Url::parse(u.trim()).ok().filter(|url| match url.scheme() {
+                    "mailto" => url.path().contains('@'),
+                    "https" | "http" => url.host().is_some(),
+                    _ => false,
+                });
+                match ok {
+                    Some(url) => unsubscribe.push(url),
+                    None => {
+                        return Err(at.error_at(
+                            span.start,
+                            Some(&format!("{key}.unsubscribe")),
+                            format!("invalid unsubscribe URL `{u}`: use mailto: or https:"),
+                        ))
+                    }
+                }
+            }
+        }
+        let template_dir = match &self.template_dir {
+            Some(t) if t.get_ref().trim().is_empty() => {
+                return Err(at.error(t, &format!("{key}.template_dir"), "empty path".into()))
+            }
+            Some(t) => Some(clean(&dir.join(t.get_ref()))),
+            None => None,
+        };
+        let id = self.id.into_inner();
+        Ok(Digest {
+            title: self
+                .title
+                .filter(|t| !t.trim().is_empty())
+                .unwrap_or_else(|| id.clone()),
+            id,
+            schedule,
+            timezone,
+            channels: self
+                .channels
+                .into_inner()
+                .into_iter()
+                .map(Spanned::into_inner)
+                .collect(),
+            from: self.from.into_inner().trim().to_string(),
+            to: to.into_iter().map(|t| t.trim().to_string()).collect(),
+            locale,
+            unsubscribe,
+            empty,
+            template_dir,
+        })
+    }
+}
+
+/// Checks `Name <local@domain>` or `local@domain`, as far as a configuration can: one
+/// `@` with something on both sides, no spaces or control characters in the address.
+/// The mailer parses it again for real.
+fn mailbox(text: &str) -> Result<(), String> {
+    let text = text.trim();
+    let address = match (text.rfind('<'), text.ends_with('>')) {
+        (Some(open), true) => text.get(open + 1..text.len() - 1).unwrap_or(""),
+        (None, false) => text,
+        _ => return Err(format!("invalid address `{text}`: unbalanced < >")),
+    };
+    let ok = match address.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.contains('@')
+                && !address.chars().any(|c| c.is_whitespace() || c.is_control())
+        }
+        None => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid address `{text}`: expected name@domain or Name <name@domain>"
+        ))
+    }
 }
 
 #[derive(Deserialize)]
@@ -855,6 +1259,137 @@ include = ["coopération décentralisée"]
                 "{what}: expected `{expected}…`, got `{got}`"
             );
         }
+    }
+
+    const DIGEST: &str = r#"
+[[channel]]
+id = "coop"
+[[channel]]
+id = "rural"
+
+[smtp]
+host = "127.0.0.1"
+port = 2525
+security = "none"
+password_env = "RELAIS_TEST_SMTP_PASSWORD"
+
+[[digest]]
+id = "hebdo"
+title = "La lettre du réseau"
+channels = ["coop", "rural"]
+from = "Veille du réseau <veille@example.org>"
+to = "reseau@lists.example.org"
+unsubscribe = ["mailto:reseau-unsubscribe@lists.example.org", "https://lists.example.org/u/reseau"]
+template_dir = "templates/hebdo"
+
+[[digest]]
+id = "weekly"
+schedule = "30 7 * * Fri"
+timezone = "America/Montreal"
+channels = ["rural"]
+from = "veille@example.org"
+to = ["a@lists.example.org", "b@lists.example.org"]
+locale = "en"
+empty = "note"
+"#;
+
+    #[test]
+    fn digests_and_smtp_are_read_with_defaults() {
+        let c = Config::parse(DIGEST, Path::new("/etc/relais/relais.toml")).unwrap();
+        let smtp = c.smtp.as_ref().unwrap();
+        assert_eq!((smtp.host.as_str(), smtp.port), ("127.0.0.1", 2525));
+        assert_eq!(smtp.security, SmtpSecurity::None);
+        assert_eq!(smtp.timeout, Duration::from_secs(600));
+        assert_eq!(
+            smtp.password(),
+            Err("smtp.password_env: the variable `RELAIS_TEST_SMTP_PASSWORD` is not set".into())
+        );
+        let hebdo = c.digest("hebdo").unwrap();
+        assert_eq!(hebdo.schedule.to_string(), crate::digest::DEFAULT_SCHEDULE);
+        assert_eq!(hebdo.timezone, chrono_tz::Europe::Paris);
+        assert_eq!(hebdo.to, ["reseau@lists.example.org"]);
+        assert_eq!(hebdo.locale, Locale::Fr);
+        assert_eq!(hebdo.empty, EmptyPolicy::Skip);
+        assert_eq!(hebdo.unsubscribe.len(), 2);
+        assert_eq!(
+            hebdo.template_dir.as_deref(),
+            Some(Path::new("/etc/relais/templates/hebdo"))
+        );
+        let weekly = c.digest("weekly").unwrap();
+        assert_eq!(weekly.title, "weekly");
+        assert_eq!(weekly.timezone, chrono_tz::America::Montreal);
+        assert_eq!(
+            (weekly.locale, weekly.empty),
+            (Locale::En, EmptyPolicy::Note)
+        );
+        assert_eq!(weekly.to.len(), 2);
+    }
+
+    #[test]
+    fn digest_errors_name_the_key() {
+        let base = "[[channel]]\nid = \"coop\"\n[smtp]\nhost = \"127.0.0.1\"\n[[digest]]\nid = \"d\"\nfrom = \"v@example.org\"\nto = \"l@example.org\"\n";
+        let cases: &[(&str, &str)] = &[
+            (
+                "channels = [\"nope\"]\n",
+                "digest[1].channels: no channel has the id `nope`",
+            ),
+            (
+                "channels = []\n",
+                "digest[1].channels: a digest needs at least one channel",
+            ),
+            (
+                "channels = [\"coop\"]\nschedule = \"every monday\"\n",
+                "digest[1].schedule: invalid cron expression `every monday`",
+            ),
+            (
+                "channels = [\"coop\"]\ntimezone = \"Europe/Pariss\"\n",
+                "digest[1].timezone: unknown time zone `Europe/Pariss`",
+            ),
+            (
+                "channels = [\"coop\"]\nlocale = \"de\"\n",
+                "digest[1].locale: unknown locale `de`",
+            ),
+            (
+                "channels = [\"coop\"]\nempty = \"never\"\n",
+                "digest[1].empty: unknown value `never`",
+            ),
+            (
+                "channels = [\"coop\"]\nunsubscribe = \"ftp://x.org/\"\n",
+                "digest[1].unsubscribe: invalid unsubscribe URL `ftp://x.org/`",
+            ),
+            (
+                "channels = [\"coop\"]\nsubject = \"x\"\n",
+                "digest[1].subject: unknown field `subject`",
+            ),
+        ];
+        for (extra, expected) in cases {
+            let got = error_of(&format!("{base}{extra}"));
+            assert!(got.contains(expected), "expected `{expected}`, got `{got}`");
+        }
+        let got = error_of("[[channel]]\nid = \"coop\"\n[[digest]]\nid = \"d\"\nchannels = [\"coop\"]\nfrom = \"v@example.org\"\nto = \"l@example.org\"\n");
+        assert!(
+            got.contains("digest[1]: a digest needs an [smtp] section"),
+            "{got}"
+        );
+        let got = error_of("[smtp]\nhost = \"x\"\nsecurity = \"ssl\"\n");
+        assert!(
+            got.contains("smtp.security: unknown security `ssl`"),
+            "{got}"
+        );
+        let got = error_of("[smtp]\nhost = \"x\"\npassword_env = \"hunter2!\"\n");
+        assert!(
+            got.contains("smtp.password_env: invalid variable name"),
+            "{got}"
+        );
+        let got = error_of(
+            &base
+                .replace("v@example.org", "veille at example")
+                .replace("[[digest]]", "[[digest]]\nchannels = [\"coop\"]"),
+        );
+        assert!(
+            got.contains("digest[1].from: invalid address `veille at example`"),
+            "{got}"
+        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! The daemon (`relais run`): open the store, start polling and serving, and stop cleanly
-//! when asked. It receives its listener and its shutdown signal from the caller, so tests
+//! The daemon (`relais run`): open the store, start polling, serving and sending
+//! digests, and stop cleanly when asked. It receives its listener and its shutdown signal from the caller, so tests
 //! run it on port 0 and stop it without signals.
 
 use std::future::Future;
@@ -77,7 +77,12 @@ pub async fn run_with_reports(
     let wait_stop = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    let state = AppState::new(Arc::clone(&config), Arc::clone(&store));
+    let mut state = AppState::new(Arc::clone(&config), Arc::clone(&store));
+    let digester = Arc::new(crate::digest::Digester::new(
+        Arc::clone(&config),
+        Arc::clone(&store),
+    ));
+    state.digest_tick = digester.last_tick();
 
     // Poll reports go to the log, to `reports` (tests), and nudge the WebSub pinger when a
     // poll stored something.
@@ -112,6 +117,13 @@ pub async fn run_with_reports(
         stopped.clone(),
         Some(report_tx),
     ));
+    let digesting = (!config.digests.is_empty()).then(|| {
+        tokio::spawn(crate::digest::run(
+            Arc::clone(&digester),
+            crate::digest::TICK_EVERY,
+            stopped.clone(),
+        ))
+    });
     let pruning = tokio::spawn(prune_loop(
         Arc::clone(&store),
         config.store.retention,
@@ -124,6 +136,10 @@ pub async fn run_with_reports(
     let served = server.await;
     let _ = polling.await;
     let _ = pruning.await;
+    // A digest being sent gets a short grace to finish; its ledger steps are flushed.
+    if let Some(digesting) = digesting {
+        let _ = digesting.await;
+    }
     // The poll tasks held the report sender: with them gone the forwarder ends. A ping
     // under way is not worth waiting for (readers still poll).
     let _ = forward.await;

@@ -38,6 +38,19 @@ pub enum Doc {
     ChannelsOpml,
     Stylesheet,
     FeedXsl,
+    /// `/digests/{id}/`: the issues a digest sent, newest first.
+    DigestArchive {
+        id: String,
+    },
+    /// `/digests/{id}/{period}`: one issue, the HTML part as it was sent.
+    DigestIssue {
+        id: String,
+        period: String,
+    },
+    /// `/digests/{id}.atom`: the issues as a feed.
+    DigestFeed {
+        id: String,
+    },
 }
 
 /// What kind of thing a document is: it decides caching and security headers.
@@ -64,6 +77,9 @@ impl Doc {
             p if p == format!("/{}", html::STYLESHEET_PATH) => plain(Doc::Stylesheet),
             "/assets/feed.xsl" => plain(Doc::FeedXsl),
             p => {
+                if let Some(rest) = p.strip_prefix("/digests/") {
+                    return (page == 1).then(|| digest_doc(rest)).flatten();
+                }
                 if let Some(id) = p.strip_prefix("/channels/") {
                     let id = id.trim_end_matches('/');
                     return valid_id(id).then(|| Doc::Channel {
@@ -102,13 +118,38 @@ impl Doc {
             Doc::ChannelsOpml => "/channels.opml".to_string(),
             Doc::Stylesheet => format!("/{}", html::STYLESHEET_PATH),
             Doc::FeedXsl => "/assets/feed.xsl".to_string(),
+            Doc::DigestArchive { id } => format!("/digests/{id}/"),
+            Doc::DigestIssue { id, period } => format!("/digests/{id}/{period}"),
+            Doc::DigestFeed { id } => format!("/digests/{id}.atom"),
+        }
+    }
+
+    /// The Content-Security-Policy of a page; `None` for other documents. An issue
+    /// page is the message's HTML part, styled inline as mail clients need, so it allows
+    /// inline styles (and still no script, no outside resource).
+    pub fn content_security_policy(&self) -> Option<&'static str> {
+        match self {
+            Doc::DigestIssue { .. } => Some(
+                "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; \
+                 base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+            ),
+            _ if self.kind() == Kind::Page => Some(
+                "default-src 'none'; style-src 'self'; img-src 'self'; \
+                 base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+            ),
+            _ => None,
         }
     }
 
     pub fn kind(&self) -> Kind {
         match self {
-            Doc::Index | Doc::Channel { .. } => Kind::Page,
-            Doc::Feed { .. } | Doc::SourcesOpml | Doc::ChannelsOpml => Kind::Feed,
+            Doc::Index
+            | Doc::Channel { .. }
+            | Doc::DigestArchive { .. }
+            | Doc::DigestIssue { .. } => Kind::Page,
+            Doc::Feed { .. } | Doc::SourcesOpml | Doc::ChannelsOpml | Doc::DigestFeed { .. } => {
+                Kind::Feed
+            }
             Doc::Stylesheet | Doc::FeedXsl => Kind::Asset,
         }
     }
@@ -117,7 +158,11 @@ impl Doc {
     /// `application/xml` for browsers, which apply the XSL stylesheet only to that.
     pub fn media_type(&self, browser: bool) -> &'static str {
         match self {
-            Doc::Index | Doc::Channel { .. } => "text/html; charset=utf-8",
+            Doc::Index
+            | Doc::Channel { .. }
+            | Doc::DigestArchive { .. }
+            | Doc::DigestIssue { .. } => "text/html; charset=utf-8",
+            Doc::DigestFeed { .. } => "application/atom+xml; charset=utf-8",
             Doc::Feed {
                 format: FeedFormat::Json,
                 ..
@@ -148,6 +193,26 @@ impl Doc {
             }
         )
     }
+}
+
+/// The digest document under `/digests/`: `{id}.atom`, `{id}/` (or `{id}`), or
+/// `{id}/{period}` with the period in its canonical form.
+fn digest_doc(rest: &str) -> Option<Doc> {
+    if let Some(id) = rest.strip_suffix(".atom") {
+        return valid_id(id).then(|| Doc::DigestFeed { id: id.to_string() });
+    }
+    let (id, period) = rest.split_once('/').unwrap_or((rest, ""));
+    if !valid_id(id) {
+        return None;
+    }
+    if period.is_empty() {
+        return Some(Doc::DigestArchive { id: id.to_string() });
+    }
+    let p: crate::digest::Period = period.trim_end_matches('/').parse().ok()?;
+    (p.to_string() == period.trim_end_matches('/')).then(|| Doc::DigestIssue {
+        id: id.to_string(),
+        period: p.to_string(),
+    })
 }
 
 fn valid_id(id: &str) -> bool {
@@ -307,6 +372,17 @@ impl Publisher {
             Doc::Stylesheet,
             Doc::FeedXsl,
         ];
+        for d in &self.config.digests {
+            docs.push(Doc::DigestArchive { id: d.id.clone() });
+            docs.push(Doc::DigestFeed { id: d.id.clone() });
+            // A store that cannot be read shows up when the documents are rendered.
+            for issue in self.store.digest_issues(&d.id).unwrap_or_default() {
+                docs.push(Doc::DigestIssue {
+                    id: d.id.clone(),
+                    period: issue.period,
+                });
+            }
+        }
         for c in &self.config.channels {
             docs.push(Doc::Channel {
                 id: c.id.clone(),
@@ -344,6 +420,71 @@ impl Publisher {
             ),
             Doc::Index => {
                 let (body, changed) = self.index()?;
+                (body.into_bytes(), changed)
+            }
+            Doc::DigestArchive { id } => {
+                let Some(digest) = config.digest(id) else {
+                    return Ok(None);
+                };
+                let issues = self.store.digest_issues(id)?;
+                let changed = issues.iter().map(|i| i.sent_at).max().unwrap_or(epoch);
+                let links: Vec<html::IssueLink> = issues
+                    .iter()
+                    .map(|i| html::IssueLink {
+                        subject: i.subject.clone(),
+                        sent_at: i.sent_at,
+                        stories: i.stories,
+                        href: Doc::DigestIssue {
+                            id: id.clone(),
+                            period: i.period.clone(),
+                        }
+                        .url(base)
+                        .to_string(),
+                    })
+                    .collect();
+                let ctx = PageContext::new(base.clone(), changed);
+                let body = html::digest_archive(&ctx, id, &digest.title, &links)?;
+                (body.into_bytes(), changed)
+            }
+            Doc::DigestIssue { id, period } => {
+                if config.digest(id).is_none() {
+                    return Ok(None);
+                }
+                let Some(issue) = self.store.digest_issue(id, period)? else {
+                    return Ok(None);
+                };
+                (issue.html.into_bytes(), issue.sent_at)
+            }
+            Doc::DigestFeed { id } => {
+                let Some(digest) = config.digest(id) else {
+                    return Ok(None);
+                };
+                let issues = self.store.digest_issues(id)?;
+                let entries: Vec<render::atom::IssueEntry> = issues
+                    .iter()
+                    .map(|i| render::atom::IssueEntry {
+                        period: i.period.clone(),
+                        subject: i.subject.clone(),
+                        sent_at: i.sent_at,
+                        url: Doc::DigestIssue {
+                            id: id.clone(),
+                            period: i.period.clone(),
+                        }
+                        .url(base)
+                        .to_string(),
+                        html: i.html.clone(),
+                        stories: i.stories,
+                    })
+                    .collect();
+                let changed = issues.iter().map(|i| i.sent_at).max().unwrap_or(epoch);
+                let body = render::atom::digest_archive(
+                    id,
+                    &digest.title,
+                    doc.url(base).as_str(),
+                    Doc::DigestArchive { id: id.clone() }.url(base).as_str(),
+                    changed,
+                    &entries,
+                )?;
                 (body.into_bytes(), changed)
             }
             Doc::Channel { id, page } => {
@@ -668,6 +809,27 @@ mod tests {
                     page: 3,
                 }),
             ),
+            (
+                "/digests/hebdo/",
+                None,
+                Some(Doc::DigestArchive { id: "hebdo".into() }),
+            ),
+            (
+                "/digests/hebdo/2026-W48",
+                None,
+                Some(Doc::DigestIssue {
+                    id: "hebdo".into(),
+                    period: "2026-W48".into(),
+                }),
+            ),
+            (
+                "/digests/hebdo.atom",
+                None,
+                Some(Doc::DigestFeed { id: "hebdo".into() }),
+            ),
+            ("/digests/hebdo/2026-w48", None, None),
+            ("/digests/hebdo/2026-W99", None, None),
+            ("/digests/hebdo/", Some(2), None),
             ("/feeds/tout.xml", None, None),
             ("/feeds/Tout.rss", None, None),
             ("/feeds/../x.rss", None, None),

@@ -24,6 +24,9 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub store: Arc<Store>,
     pub publisher: Arc<Publisher>,
+    /// When the digest scheduler last woke up (Unix seconds, 0 = never), shown by
+    /// `/healthz` so a stalled ticker is visible.
+    pub digest_tick: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl AppState {
@@ -32,6 +35,7 @@ impl AppState {
             publisher: Arc::new(Publisher::new(Arc::clone(&config), Arc::clone(&store))),
             config,
             store,
+            digest_tick: Arc::new(std::sync::atomic::AtomicI64::new(0)),
         }
     }
 }
@@ -56,14 +60,22 @@ pub async fn serve(
 }
 
 /// 200 `ok` once the store is open and the server is up (both are true whenever this
-/// handler can run).
-async fn healthz() -> &'static str {
-    "ok"
+/// handler can run). With digests configured, `X-Relais-Digest-Tick` says when the
+/// digest scheduler last woke up (RFC 3339): a time more than a few minutes old means
+/// its ticker stalled.
+async fn healthz(State(state): State<AppState>) -> Response {
+    let mut r = "ok".into_response();
+    let tick = state.digest_tick.load(std::sync::atomic::Ordering::Acquire);
+    if !state.config.digests.is_empty() {
+        let value = chrono::DateTime::from_timestamp(tick, 0)
+            .filter(|_| tick > 0)
+            .map_or_else(|| "never".to_string(), |t| t.to_rfc3339());
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            r.headers_mut().insert("x-relais-digest-tick", v);
+        }
+    }
+    r
 }
-
-/// The pages' Content-Security-Policy: no script at all, styles and images from here only.
-const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
-                        base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// Any document relais publishes: pages, feeds, OPML, assets. GET and HEAD (axum answers
 /// HEAD with the GET handler's headers and no body).
@@ -155,11 +167,13 @@ async fn document(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -
             h.insert(header::LINK, v);
         }
     }
-    if doc.kind() == Kind::Page {
+    if let Some(csp) = doc.content_security_policy() {
         h.insert(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(PAGE_CSP),
+            HeaderValue::from_static(csp),
         );
+    }
+    if doc.kind() == Kind::Page {
         h.insert(
             header::REFERRER_POLICY,
             HeaderValue::from_static("strict-origin-when-cross-origin"),

@@ -289,3 +289,106 @@ async fn fetch_sources_items_and_backup_restore() {
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["items"].as_array().unwrap(), &items);
 }
+
+/// The demo as a new user tries it, offline: fetch the local feeds, then preview the
+/// week of 16 November as HTML and as a whole message; a dry run sends nothing.
+#[test]
+fn digest_preview_of_the_demo_works_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_copy(dir.path(), "");
+    let out = relais(Some(&config), &["fetch"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let html = dir.path().join("d.html");
+    let out = relais(
+        Some(&config),
+        &[
+            "digest",
+            "preview",
+            "hebdo",
+            "--period",
+            "2026-W47",
+            "--out",
+            html.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("La lettre du réseau — semaine du 16 novembre 2026"),
+        "{}",
+        stderr(&out)
+    );
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    for wanted in [
+        "Semaine du 16 au 22 novembre 2026",
+        "Une délégation de Ndiarème en visite à Valmont",
+        "Coopération décentralisée",
+        "vendredi 20 novembre 2026",
+    ] {
+        assert!(page.contains(wanted), "{wanted}");
+    }
+
+    let eml = dir.path().join("d.eml");
+    let out = relais(
+        Some(&config),
+        &[
+            "digest",
+            "preview",
+            "hebdo",
+            "--period",
+            "2026-W47",
+            "--out",
+            eml.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let message = std::fs::read_to_string(&eml).unwrap();
+    assert!(message.is_ascii());
+    assert!(
+        message.contains("Message-ID: <2026-W47.hebdo.digest@127.0.0.1>\r\n"),
+        "{message}"
+    );
+    assert!(message.contains("Content-Type: multipart/alternative;"));
+
+    let out = relais(
+        Some(&config),
+        &[
+            "digest",
+            "send",
+            "hebdo",
+            "--period",
+            "2026-W47",
+            "--dry-run",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out)
+            .contains("dry run — would send « La lettre du réseau — semaine du 16 novembre 2026 »"),
+        "{}",
+        stdout(&out)
+    );
+    let out = relais(Some(&config), &["digest", "status"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with("scheduler last woke: never"),
+        "{}",
+        stdout(&out)
+    );
+
+    for (args, error) in [
+        (
+            vec!["digest", "preview", "nope"],
+            "no digest has the id `nope`",
+        ),
+        (
+            vec!["digest", "preview", "hebdo", "--period", "2026-48"],
+            "--period: invalid period `2026-48`",
+        ),
+    ] {
+        let out = relais(Some(&config), &args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(stderr(&out).contains(error), "{args:?}: {}", stderr(&out));
+    }
+}

@@ -633,7 +633,10 @@ async fn every_demo_output_is_valid() {
     }
     let publisher = Publisher::new(Arc::clone(&config), store);
     let docs = publisher.all_documents();
-    assert_eq!(docs.len(), 5 + 4 * config.channels.len());
+    assert_eq!(
+        docs.len(),
+        5 + 4 * config.channels.len() + 2 * config.digests.len()
+    );
     for doc in docs {
         let rendered = publisher.document(&doc).unwrap().unwrap();
         let body = std::str::from_utf8(&rendered.body).unwrap();
@@ -660,7 +663,14 @@ async fn every_demo_output_is_valid() {
             Doc::SourcesOpml | Doc::ChannelsOpml | Doc::FeedXsl => {
                 roxmltree::Document::parse(body).unwrap_or_else(|e| panic!("{path}: {e}"));
             }
-            Doc::Index | Doc::Channel { .. } => {
+            Doc::DigestFeed { .. } => {
+                roxmltree::Document::parse(body).unwrap_or_else(|e| panic!("{path}: {e}"));
+                feed_rs::parser::parse(body.as_bytes()).unwrap();
+            }
+            Doc::Index
+            | Doc::Channel { .. }
+            | Doc::DigestArchive { .. }
+            | Doc::DigestIssue { .. } => {
                 assert!(body.starts_with("<!DOCTYPE html>"), "{path}");
                 assert!(!body.contains("<script"), "{path}");
             }

@@ -108,6 +108,102 @@ pub fn render(meta: &FeedMeta<'_>, stories: &[&Story]) -> Result<String, RenderE
     Ok(with_stylesheet(xml, meta.stylesheet.as_deref()))
 }
 
+/// An issue of a digest, as its archive feed lists it.
+#[derive(Debug, Clone)]
+pub struct IssueEntry {
+    pub period: String,
+    pub subject: String,
+    pub sent_at: DateTime<Utc>,
+    /// Its page in the archive, absolute.
+    pub url: String,
+    /// The issue's HTML part (ours, not a partner's: no sanitising needed beyond it
+    /// being our own template's output).
+    pub html: String,
+    pub stories: usize,
+}
+
+/// A digest's archive as an Atom feed (`/digests/{id}.atom`): one entry per issue,
+/// newest first, the whole issue as content.
+pub fn digest_archive(
+    id: &str,
+    title: &str,
+    self_url: &str,
+    html_url: &str,
+    updated: DateTime<Utc>,
+    issues: &[IssueEntry],
+) -> Result<String, RenderError> {
+    let mut links = Vec::new();
+    push_link(&mut links, "self", self_url, Some("application/atom+xml"));
+    push_link(&mut links, "alternate", html_url, Some("text/html"));
+    let entries = issues
+        .iter()
+        .map(|i| {
+            let mut links = Vec::new();
+            push_link(&mut links, "alternate", &i.url, Some("text/html"));
+            Entry {
+                title: Text::plain(clean(&i.subject).into_owned()),
+                id: http_url(&i.url)
+                    .unwrap_or_else(|| format!("urn:relais:digest:{id}:{}", i.period)),
+                updated: fixed(i.sent_at),
+                published: Some(fixed(i.sent_at)),
+                authors: vec![Person {
+                    name: clean(title).into_owned(),
+                    ..Person::default()
+                }],
+                links,
+                summary: Some(Text::plain(format!(
+                    "{} article{}",
+                    i.stories,
+                    if i.stories > 1 { "s" } else { "" }
+                ))),
+                content: Some(Content {
+                    value: Some(clean(&i.html).into_owned()),
+                    content_type: Some("html".to_string()),
+                    ..Content::default()
+                }),
+                ..Entry::default()
+            }
+        })
+        .collect();
+    let feed = Feed {
+        title: Text::plain(clean(title).into_owned()),
+        id: http_url(self_url).unwrap_or_else(|| format!("urn:relais:digest:{id}")),
+        updated: fixed(
+            issues
+                .iter()
+                .map(|i| i.sent_at)
+                .max()
+                .unwrap_or(updated)
+                .max(updated),
+        ),
+        links,
+        generator: Some(Generator {
+            value: "relais".to_string(),
+            uri: None,
+            version: Some(env!("CARGO_PKG_VERSION").to_string()),
+        }),
+        lang: Some("fr".to_string()),
+        entries,
+        ..Feed::default()
+    };
+    let config = WriteConfig {
+        write_document_declaration: false,
+        indent_size: Some(2),
+    };
+    let failed = |message: String| RenderError::Write {
+        channel: id.to_string(),
+        format: "atom",
+        message,
+    };
+    let bytes = feed
+        .write_with_config(Vec::new(), config)
+        .map_err(|e| failed(e.to_string()))?;
+    let body = String::from_utf8(bytes).map_err(|e| failed(e.to_string()))?;
+    Ok(format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n{body}\n"
+    ))
+}
+
 /// The self URL without query or fragment: the same for every page of the channel.
 fn feed_id(meta: &FeedMeta<'_>) -> String {
     let mut url = meta.self_url.clone();

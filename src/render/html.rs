@@ -45,6 +45,7 @@ pub const STYLESHEET_PATH: &str = "assets/relais.css";
 const BASE_TEMPLATE: &str = include_str!("../../templates/base.html");
 const INDEX_TEMPLATE: &str = include_str!("../../templates/index.html");
 const CHANNEL_TEMPLATE: &str = include_str!("../../templates/channel.html");
+const DIGESTS_TEMPLATE: &str = include_str!("../../templates/digests.html");
 
 /// A page that could not be rendered. Templates are compiled in, so this means a bug in
 /// relais rather than bad data; the server answers 500 and logs it.
@@ -234,6 +235,68 @@ pub fn channel(
     );
     let path = format!("/channels/{}", channel.id);
     render("channel.html", &path, &site, &page)
+}
+
+/// An issue of a digest as its archive page lists it.
+#[derive(Debug, Clone)]
+pub struct IssueLink {
+    pub subject: String,
+    pub sent_at: DateTime<Utc>,
+    pub stories: usize,
+    /// Its page (`/digests/{id}/{period}`), absolute.
+    pub href: String,
+}
+
+/// The `/digests/{id}/` page: a digest's issues, newest first, with its Atom feed.
+pub fn digest_archive(
+    ctx: &PageContext,
+    id: &str,
+    title: &str,
+    issues: &[IssueLink],
+) -> Result<String, RenderError> {
+    #[derive(Serialize)]
+    struct Row {
+        subject: String,
+        href: Option<String>,
+        sent: DateLabel,
+        count_label: String,
+    }
+    #[derive(Serialize)]
+    struct ArchivePage {
+        title: String,
+        home: String,
+        feed: String,
+        issues: Vec<Row>,
+    }
+    let feed = ctx.url(&format!("digests/{id}.atom"));
+    let page = ArchivePage {
+        title: typography(title, "fr"),
+        home: ctx.url(""),
+        feed: feed.clone(),
+        issues: issues
+            .iter()
+            .map(|i| Row {
+                subject: typography(&i.subject, "fr"),
+                href: http_href(&i.href),
+                sent: DateLabel::long_with_time(ctx, i.sent_at),
+                count_label: count(i.stories, "article", "articles"),
+            })
+            .collect(),
+    };
+    let site = Site::new(
+        ctx,
+        "fr".to_string(),
+        format!("{title} · {}", ctx.network_title),
+        Some(format!(
+            "Les lettres « {title} » envoyées aux listes du réseau."
+        )),
+        vec![Alternate {
+            mime: "application/atom+xml",
+            title: format!("{title} (Atom)"),
+            href: feed,
+        }],
+    );
+    render("digests.html", &format!("/digests/{id}/"), &site, &page)
 }
 
 // --- French dates -------------------------------------------------------------------
@@ -774,7 +837,7 @@ fn primary_subtag(tag: &str) -> String {
 /// French text as French typography wants it: a no-break space inside « guillemets »
 /// and before `:` `;` `!` `?`, so that none of them starts or ends a line alone.
 /// Other languages are left as written.
-fn typography(text: &str, lang: &str) -> String {
+pub(crate) fn typography(text: &str, lang: &str) -> String {
     if primary_subtag(lang) != "fr" {
         return text.to_string();
     }
@@ -859,6 +922,7 @@ fn environment() -> Result<&'static Environment<'static>, String> {
             ("base.html", BASE_TEMPLATE),
             ("index.html", INDEX_TEMPLATE),
             ("channel.html", CHANNEL_TEMPLATE),
+            ("digests.html", DIGESTS_TEMPLATE),
         ] {
             env.add_template(name, source)
                 .map_err(|e| format!("template {name}: {e}"))?;
@@ -885,6 +949,40 @@ fn render(
         .map_err(|e| failed(e.to_string()))?;
     tmpl.render(minijinja::context! { site => site, page => page })
         .map_err(|e| failed(e.to_string()))
+}
+
+/// Renders template `name` out of `templates` (name, source) with `context`: for
+/// templates that are not compiled in (the digest's, which operators may replace), so
+/// that minijinja stays in this module. With `html`, output goes through the pages'
+/// formatter (text cleaned and escaped); either way printing `none` is an error.
+pub fn render_template(
+    templates: &[(&str, &str)],
+    name: &str,
+    html: bool,
+    context: &impl Serialize,
+) -> Result<String, RenderError> {
+    let failed = |message: String| RenderError::Render {
+        page: name.to_string(),
+        message,
+    };
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    env.set_auto_escape_callback(move |_| {
+        if html {
+            AutoEscape::Html
+        } else {
+            AutoEscape::None
+        }
+    });
+    env.set_formatter(formatter);
+    for (n, source) in templates {
+        env.add_template(n, source)
+            .map_err(|e| failed(format!("template {n}: {e}")))?;
+    }
+    let tmpl = env.get_template(name).map_err(|e| failed(e.to_string()))?;
+    tmpl.render(context).map_err(|e| failed(e.to_string()))
 }
 
 /// The first 8 hex digits of the stylesheet's SHA-256: its version in links.

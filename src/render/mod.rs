@@ -26,6 +26,7 @@
 //! - **Language**: the channel's `lang`, else `fr`.
 
 pub mod atom;
+pub mod digest;
 pub mod html;
 pub mod json;
 pub mod opml;

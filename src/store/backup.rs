@@ -8,6 +8,8 @@
 //! {"type":"item","first_seen":"…","item":{…the Item JSON shape…}}
 //! {"type":"source_state","state":{…SourceState…}}
 //! {"type":"tombstone","source":"ciedel","id":"…","pruned_at":"…","published":"…"}
+//! {"type":"digest_entry","entry":{…LedgerEntry: a digest's period and its state…}}
+//! {"type":"digest_issue","issue":{…ArchivedIssue: an issue as it was sent…}}
 //! ```
 //! Items come in the store's internal order (order of first sight) and get new internal
 //! numbers in that same order on restore, so the listing order — ties included — survives
@@ -32,6 +34,7 @@ use serde::{Deserialize, Serialize};
 use sled::transaction::ConflictableTransactionError;
 use sled::Transactional;
 
+use super::digests::{self, ArchivedIssue, LedgerEntry};
 use super::keys::{id_key, num_bytes, source_prefix, source_time_key, split_id_key, time_key};
 use super::records::{self, decode_item, ItemRecord, TombstoneRecord};
 use super::{add_count, Store, StoreError, EMPTY, RESTORING_KEY, SCHEMA_VERSION};
@@ -49,6 +52,8 @@ pub struct BackupStats {
     pub items: u64,
     pub source_states: u64,
     pub tombstones: u64,
+    /// Digest ledger entries and archived issues.
+    pub digest_records: u64,
 }
 
 /// What a restore read back.
@@ -60,7 +65,11 @@ impl std::fmt::Display for BackupStats {
             f,
             "{} items, {} source states, {} tombstones",
             self.items, self.source_states, self.tombstones
-        )
+        )?;
+        if self.digest_records > 0 {
+            write!(f, ", {} digest records", self.digest_records)?;
+        }
+        Ok(())
     }
 }
 
@@ -86,6 +95,12 @@ enum Line {
         id: String,
         pruned_at: DateTime<Utc>,
         published: DateTime<Utc>,
+    },
+    DigestEntry {
+        entry: LedgerEntry,
+    },
+    DigestIssue {
+        issue: ArchivedIssue,
     },
 }
 
@@ -133,6 +148,20 @@ impl Store {
                 },
             )?;
             stats.tombstones += 1;
+        }
+        for entry in self.t.ledger.iter() {
+            let (_, v) = entry.map_err(|e| self.storage(e))?;
+            let entry: LedgerEntry =
+                records::decode(&v).map_err(|m| self.corrupt("digest entry", &m))?;
+            write_line(&mut out, &Line::DigestEntry { entry })?;
+            stats.digest_records += 1;
+        }
+        for entry in self.t.archive.iter() {
+            let (_, v) = entry.map_err(|e| self.storage(e))?;
+            let issue: ArchivedIssue =
+                records::decode(&v).map_err(|m| self.corrupt("archived issue", &m))?;
+            write_line(&mut out, &Line::DigestIssue { issue })?;
+            stats.digest_records += 1;
         }
         out.flush()
             .map_err(|e| StoreError::Backup(format!("cannot write: {e}")))?;
@@ -237,9 +266,11 @@ impl Store {
             &t.sources,
             &t.tombstones,
             &t.counts,
+            &t.ledger,
+            &t.archive,
         )
             .transaction(
-                |(items_t, by_time, by_source, ids, sources, tombs, counts)| {
+                |(items_t, by_time, by_source, ids, sources, tombs, counts, ledger, archive)| {
                     let mut added = RestoreStats::default();
                     let mut per_source: HashMap<&str, i64> = HashMap::new();
                     let dup = |line: usize, what: String| {
@@ -313,6 +344,40 @@ impl Store {
                                 tombs.insert(idk, bytes)?;
                                 added.tombstones += 1;
                             }
+                            Line::DigestEntry { entry } => {
+                                let k = digests::key(&entry.digest, &entry.period)
+                                    .map_err(ConflictableTransactionError::Abort)?;
+                                let bytes = records::encode(entry).map_err(|m| {
+                                    ConflictableTransactionError::Abort(StoreError::Restore {
+                                        line,
+                                        message: m,
+                                    })
+                                })?;
+                                if ledger.insert(k, bytes)?.is_some() {
+                                    return Err(dup(
+                                        line,
+                                        format!("digest entry {} {}", entry.digest, entry.period),
+                                    ));
+                                }
+                                added.digest_records += 1;
+                            }
+                            Line::DigestIssue { issue } => {
+                                let k = digests::key(&issue.digest, &issue.period)
+                                    .map_err(ConflictableTransactionError::Abort)?;
+                                let bytes = records::encode(issue).map_err(|m| {
+                                    ConflictableTransactionError::Abort(StoreError::Restore {
+                                        line,
+                                        message: m,
+                                    })
+                                })?;
+                                if archive.insert(k, bytes)?.is_some() {
+                                    return Err(dup(
+                                        line,
+                                        format!("digest issue {} {}", issue.digest, issue.period),
+                                    ));
+                                }
+                                added.digest_records += 1;
+                            }
                         }
                     }
                     for (source, n) in per_source {
@@ -325,6 +390,7 @@ impl Store {
         stats.items += added.items;
         stats.source_states += added.source_states;
         stats.tombstones += added.tombstones;
+        stats.digest_records += added.digest_records;
         Ok(())
     }
 
@@ -340,6 +406,8 @@ impl Store {
             &t.sources,
             &t.tombstones,
             &t.counts,
+            &t.ledger,
+            &t.archive,
         ] {
             tree.clear().map_err(|e| self.storage(e))?;
         }
@@ -379,7 +447,9 @@ fn parse_line(text: &str) -> Result<Line, String> {
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
     let kind = match value.get("type").and_then(serde_json::Value::as_str) {
-        Some(k @ ("item" | "source_state" | "tombstone")) => k.to_string(),
+        Some(k @ ("item" | "source_state" | "tombstone" | "digest_entry" | "digest_issue")) => {
+            k.to_string()
+        }
         Some(other) => return Err(format!("unknown record type {other:?}")),
         None => return Err("record has no \"type\"".to_string()),
     };
@@ -404,6 +474,12 @@ fn validate(line: &Line) -> Result<(), String> {
         Line::Tombstone { source, id, .. } if !source_ok(source) => Err(format!(
             "tombstone {id:?} with an unusable source id {source:?}"
         )),
+        Line::DigestEntry { entry } if !source_ok(&entry.digest) || entry.period.is_empty() => Err(
+            format!("digest entry with an unusable id {:?}", entry.digest),
+        ),
+        Line::DigestIssue { issue } if !source_ok(&issue.digest) || issue.period.is_empty() => Err(
+            format!("digest issue with an unusable id {:?}", issue.digest),
+        ),
         _ => Ok(()),
     }
 }

@@ -18,6 +18,8 @@
 //! | `tombstones`      | `P(s) publisher id` | tombstone record (pruned at, published)  |
 //! | `counts`          | source id           | u64: that source's item count            |
 //! | `meta`            | `schema_version`    | u32: refused when newer than we know     |
+//! | `digest_ledger`   | `P(d) period`       | a digest's sending state per period      |
+//! | `digest_archive`  | `P(d) period`       | the issues that went out                 |
 //!
 //! Values are one version byte then JSON (see `records`): readable by anyone, forward
 //! tolerant (unknown fields ignored). The store's [`SCHEMA_VERSION`] is written in `meta`
@@ -45,6 +47,7 @@
 //!   transaction); item numbers are only identities, never counts.
 
 mod backup;
+mod digests;
 mod keys;
 mod records;
 #[cfg(test)]
@@ -60,6 +63,7 @@ use sled::Transactional;
 use crate::model::{Item, SourceState};
 
 pub use backup::{BackupStats, RestoreStats};
+pub use digests::{ArchivedIssue, LedgerEntry, LedgerState, LedgerStep};
 use keys::{id_key, num_bytes, num_from_tail, source_prefix, source_time_key, time_key};
 use records::{decode_item, ItemRecord, TombstoneRecord};
 
@@ -175,6 +179,9 @@ struct Trees {
     tombstones: sled::Tree,
     counts: sled::Tree,
     meta: sled::Tree,
+    /// Digest ledger and archive (see `digests`).
+    ledger: sled::Tree,
+    archive: sled::Tree,
 }
 
 impl Trees {
@@ -188,6 +195,8 @@ impl Trees {
             tombstones: db.open_tree("tombstones")?,
             counts: db.open_tree("counts")?,
             meta: db.open_tree("meta")?,
+            ledger: db.open_tree("digest_ledger")?,
+            archive: db.open_tree("digest_archive")?,
         })
     }
 
@@ -201,6 +210,8 @@ impl Trees {
             &self.sources,
             &self.tombstones,
             &self.counts,
+            &self.ledger,
+            &self.archive,
         ]
         .iter()
         .all(|t| t.is_empty())
