@@ -42,7 +42,7 @@ fn main() {
             best = best.min(start.elapsed().as_secs_f64());
         }
         println!(
-            "{name:<28} {items:>8} items  {best:>8.3} s  {:>10.0} items/s  {:>7.1} µs/item (best of {rounds})",
+            "{name:<28} {items:>8} items  {best:>8.3} s  {:>10.0} items/s  {:>7.2} µs/item (best of {rounds})",
             items as f64 / best,
             best * 1e6 / items.max(1) as f64
         );
