@@ -344,11 +344,11 @@ fn fetch(config: Config, only: &[String]) -> anyhow::Result<()> {
     let store = Arc::new(open_store(&config)?);
     let config = Arc::new(config);
     runtime()?.block_on(async move {
-        let refresher = Arc::new(Refresher {
-            config: Arc::clone(&config),
-            fetcher: Fetcher::new(&config.fetch)?,
-            store: Arc::clone(&store),
-        });
+        let refresher = Arc::new(Refresher::new(
+            Arc::clone(&config),
+            Fetcher::new(&config.fetch)?,
+            Arc::clone(&store),
+        ));
         let chosen: Vec<_> = config
             .sources
             .iter()

@@ -58,11 +58,11 @@ pub async fn run_with_reports(
     };
     let store = Arc::new(store);
     let fetcher = Fetcher::new(&config.fetch)?;
-    let refresher = Arc::new(Refresher {
-        config: Arc::clone(&config),
+    let refresher = Arc::new(Refresher::new(
+        Arc::clone(&config),
         fetcher,
-        store: Arc::clone(&store),
-    });
+        Arc::clone(&store),
+    ));
 
     let address = listener.local_addr().map_err(DaemonError::Serve)?;
     tracing::info!(

@@ -79,9 +79,24 @@ pub struct Refresher {
     pub config: Arc<Config>,
     pub fetcher: Fetcher,
     pub store: Arc<Store>,
+    /// Bounds parse + normalise + store to one at a time per core. Fetch limits alone do
+    /// not: a fetch slot is free again once the body is in, so a thousand sources due
+    /// together would otherwise parse at once on blocking threads, each holding its
+    /// document tree (hundreds of MiB for nothing; the work is CPU-bound anyway).
+    processing: tokio::sync::Semaphore,
 }
 
 impl Refresher {
+    pub fn new(config: Arc<Config>, fetcher: Fetcher, store: Arc<Store>) -> Refresher {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        Refresher {
+            config,
+            fetcher,
+            store,
+            processing: tokio::sync::Semaphore::new(cores),
+        }
+    }
+
     /// Poll `source` once now, store what it yields and record the outcome.
     pub async fn refresh(&self, source: &Source, now: DateTime<Utc>) -> Report {
         let started = Instant::now();
@@ -132,6 +147,9 @@ impl Refresher {
                     mark_success(&mut state, now);
                     (Outcome::Unchanged, status)
                 } else {
+                    // Closed only if the refresher is dropped, which cannot happen while
+                    // it is borrowed here.
+                    let _processing = self.processing.acquire().await.ok();
                     let document_url = body.final_url.clone().or_else(|| match &location {
                         Location::Http(url) => Some(url.clone()),
                         Location::File(_) => None,

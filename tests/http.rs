@@ -619,11 +619,11 @@ async fn every_demo_output_is_valid() {
     // Parse as if the file were in config/, so the demo's relative feed paths resolve.
     let config = Arc::new(Config::parse(&text, &path).unwrap());
     let store = Arc::new(Store::open(&config.store.path).unwrap());
-    let refresher = Refresher {
-        config: Arc::clone(&config),
-        fetcher: Fetcher::new(&config.fetch).unwrap(),
-        store: Arc::clone(&store),
-    };
+    let refresher = Refresher::new(
+        Arc::clone(&config),
+        Fetcher::new(&config.fetch).unwrap(),
+        Arc::clone(&store),
+    );
     for source in &config.sources {
         let report = refresher.refresh(source, Utc::now()).await;
         assert!(

@@ -33,11 +33,11 @@ fn refresher(dir: &std::path::Path, sources: &[(&str, String)]) -> Refresher {
     let path = dir.join("relais.toml");
     std::fs::write(&path, text).unwrap();
     let config = Arc::new(Config::load(&path).unwrap());
-    Refresher {
-        fetcher: Fetcher::new(&config.fetch).unwrap(),
-        store: Arc::new(Store::open(&config.store.path).unwrap()),
-        config,
-    }
+    Refresher::new(
+        Arc::clone(&config),
+        Fetcher::new(&config.fetch).unwrap(),
+        Arc::new(Store::open(&config.store.path).unwrap()),
+    )
 }
 
 #[tokio::test]
@@ -136,16 +136,9 @@ async fn failures_back_off_and_keep_what_was_stored() {
         Routes::new().fixed("/feed", Reply::ok("<!DOCTYPE html><html>Erreur</html>")),
     )
     .await;
-    let r = Refresher {
-        config: Arc::new({
-            let mut c = (*r.config).clone();
-            c.sources[0].location =
-                relais::config::Location::Http(broken.url("/feed").parse().unwrap());
-            c
-        }),
-        fetcher: r.fetcher,
-        store: r.store,
-    };
+    let mut c = (*r.config).clone();
+    c.sources[0].location = relais::config::Location::Http(broken.url("/feed").parse().unwrap());
+    let r = Refresher::new(Arc::new(c), r.fetcher, r.store);
     let source = r.config.sources[0].clone();
     let mut waits = Vec::new();
     for _ in 0..4 {
