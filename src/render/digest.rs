@@ -392,21 +392,6 @@ fn long_date<T: chrono::TimeZone>(locale: Locale, date: &DateTime<T>) -> String 
     }
 }
 
-const MONTHS_FR: [&str; 12] = [
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-];
-
 const MONTHS_EN: [&str; 12] = [
     "January",
     "February",
@@ -452,7 +437,7 @@ fn day_month_year_fr(date: NaiveDate) -> String {
     format!(
         "{} {} {}",
         day_fr(date),
-        month(&MONTHS_FR, date),
+        month(&super::html::MONTHS_FR, date),
         date.year()
     )
 }
@@ -476,7 +461,7 @@ fn period_label(locale: Locale, period: Period) -> String {
         Locale::Fr if a.month() != b.month() => format!(
             "Semaine du {} {} au {}",
             day_fr(a),
-            month(&MONTHS_FR, a),
+            month(&super::html::MONTHS_FR, a),
             day_month_year_fr(b)
         ),
         Locale::Fr => format!("Semaine du {} au {}", day_fr(a), day_month_year_fr(b)),

@@ -301,7 +301,8 @@ pub fn digest_archive(
 
 // --- French dates -------------------------------------------------------------------
 
-const MONTHS: [&str; 12] = [
+/// French month names, lower case (shared with the digest).
+pub(crate) const MONTHS_FR: [&str; 12] = [
     "janvier",
     "février",
     "mars",
@@ -355,7 +356,7 @@ pub fn french_date<T: TimeZone>(date: &DateTime<T>) -> String {
         "{} {} {} {}",
         weekday_fr(date.weekday()),
         day_fr(date.day()),
-        month_fr(date, &MONTHS),
+        month_fr(date, &MONTHS_FR),
         date.year()
     )
 }
