@@ -19,4 +19,5 @@ pub mod refresh;
 pub mod render;
 pub mod server;
 pub mod store;
+pub mod stories;
 pub mod websub;
