@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod curate;
 pub mod daemon;
+pub mod dedup_eval;
 pub mod fetch;
 pub mod model;
 pub mod normalise;

@@ -25,8 +25,10 @@
 //! # Vetoes
 //! Whatever the rule, two items never merge when both state facts that differ: event
 //! dates ([`Veto::Date`]), years ([`Veto::Year`]), the town after « à »
-//! ([`Veto::Place`]), edition or phase numbers ([`Veto::Edition`]), or one is a call and
-//! the other its results ([`Veto::CallResults`]). A new item joins a story only if no
+//! ([`Veto::Place`]), edition or phase numbers ([`Veto::Edition`]), one is a call and
+//! the other its results ([`Veto::CallResults`]), or one is about a workshop and the
+//! other about the whole gathering it is part of ([`Veto::Part`]: « un atelier aux
+//! Rencontres » vs « Rencontres : les inscriptions sont ouvertes »). A new item joins a story only if no
 //! member vetoes it. Only an operator's merge overrides a veto (`relais stories merge`).
 //!
 //! A wrong merge hides news; a missed one shows it twice. Every threshold is chosen for
@@ -106,6 +108,7 @@ pub enum Veto {
     Place,
     Edition,
     CallResults,
+    Part,
 }
 
 impl Veto {
@@ -116,6 +119,7 @@ impl Veto {
             Veto::Place => "different places",
             Veto::Edition => "different edition or phase numbers",
             Veto::CallResults => "a call and its results",
+            Veto::Part => "a workshop and the whole gathering",
         }
     }
 }
@@ -159,6 +163,10 @@ pub struct Features {
     pub places: Vec<String>,
     pub editions: Vec<u32>,
     pub stage: Option<Stage>,
+    /// About one workshop (see [`Veto::Part`]).
+    pub workshop: bool,
+    /// Names a gathering (rencontres, forum…).
+    pub gathering: bool,
     /// The folded tokens in order, with their capital: to find a publisher's name.
     names: Vec<(String, bool)>,
 }
@@ -238,6 +246,8 @@ impl Features {
             places: text::places(&all),
             editions: text::editions(&all),
             stage: text::stage(&title_tokens, &body_tokens),
+            workshop: text::workshop(&all),
+            gathering: text::names_gathering(&all),
             names: all.iter().map(|t| (t.word.clone(), t.cap)).collect(),
         }
     }
@@ -411,6 +421,9 @@ pub fn veto(a: &Features, b: &Features) -> Option<Veto> {
         (Some(Stage::Call), Some(Stage::Results)) | (Some(Stage::Results), Some(Stage::Call))
     ) {
         return Some(Veto::CallResults);
+    }
+    if (a.workshop && !b.workshop && b.gathering) || (b.workshop && !a.workshop && a.gathering) {
+        return Some(Veto::Part);
     }
     None
 }

@@ -303,6 +303,23 @@ fn veto_call_versus_results() {
 }
 
 #[test]
+fn veto_workshop_versus_the_whole_gathering() {
+    let v = vetoed(
+        (
+            "L’IFRADEL aux Rencontres 2025 de l’ATC : un atelier sur la participation",
+            "Les 9 et 10 décembre 2025, à Bordeaux, l’Alliance réunit ses membres pour ses \
+             Rencontres nationales. L’institut y animera un atelier.",
+        ),
+        (
+            "Rencontres nationales 2025 : les inscriptions sont ouvertes",
+            "Rendez-vous les 9 et 10 décembre à Bordeaux pour deux jours d’échanges entre \
+             élus et partenaires de l’Alliance.",
+        ),
+    );
+    assert_eq!(v, Verdict::Vetoed(Veto::Part));
+}
+
+#[test]
 fn a_veto_overrides_even_the_same_url() {
     let a = f(
         "a",

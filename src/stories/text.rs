@@ -790,6 +790,34 @@ pub(crate) fn stage(title: &[Token], body: &[Token]) -> Option<Stage> {
     }
 }
 
+/// Whether the text is about one workshop (« un atelier », « Atelier : … »; the
+/// plural « douze ateliers » describes a programme, not one of its parts).
+pub(crate) fn workshop(tokens: &[Token]) -> bool {
+    tokens
+        .iter()
+        .any(|t| matches!(t.word.as_str(), "atelier" | "workshop"))
+}
+
+/// Whether the text names a gathering that has workshops: rencontres, assises, forum,
+/// colloque, congrès, festival, sommet, salon, université d'été.
+pub(crate) fn names_gathering(tokens: &[Token]) -> bool {
+    tokens.iter().any(|t| {
+        matches!(
+            t.word.as_str(),
+            "rencontres"
+                | "assises"
+                | "forum"
+                | "colloque"
+                | "congres"
+                | "festival"
+                | "sommet"
+                | "salon"
+                | "summit"
+                | "congress"
+        )
+    })
+}
+
 /// Proper nouns common to the whole network's news: a shared one says nothing.
 pub(crate) fn is_generic_proper(word: &str) -> bool {
     matches!(
@@ -915,6 +943,15 @@ mod tests {
             Some(Stage::Results)
         );
         assert_eq!(s("Tiers-lieux : un guide", "Le guide est paru."), None);
+    }
+
+    #[test]
+    fn workshops_and_gatherings() {
+        let t = tokenize("L’IFRADEL anime un atelier aux Rencontres de l’ATC");
+        assert!(workshop(&t) && names_gathering(&t));
+        let t = tokenize("Deux plénières, douze ateliers : le programme des Rencontres");
+        assert!(!workshop(&t) && names_gathering(&t));
+        assert!(!names_gathering(&tokenize("Une rencontre à Lyon")));
     }
 
     #[test]
