@@ -83,7 +83,8 @@ pub enum Command {
         /// The channel's selection, in its order.
         #[arg(long, value_name = "ID")]
         channel: Option<String>,
-        /// With --channel: say why each story is kept, or why STORY is in or out.
+        /// With --channel: say why each story is kept, or why STORY (a story id, or an
+        /// item as SOURCE/ITEM-ID) is in or out.
         #[arg(long, value_name = "STORY", num_args = 0..=1, default_missing_value = "", requires = "channel")]
         why: Option<String>,
         /// At most this many items.
@@ -501,13 +502,11 @@ fn print_items(items: &[Item], json: bool, from: Source<'_>) -> anyhow::Result<(
             let story = match &from {
                 Source::Store(store) => {
                     let source = i.source.as_deref().unwrap_or_default();
-                    store
-                        .appearances(source, &i.id)?
-                        .map(|(id, also)| Story {
-                            id: id.to_string(),
-                            item: i.clone(),
-                            also,
-                        })
+                    store.appearances(source, &i.id)?.map(|(id, also)| Story {
+                        id: id.to_string(),
+                        item: i.clone(),
+                        also,
+                    })
                 }
                 Source::File(_) => None,
             };
@@ -560,10 +559,19 @@ fn channel_items(
     let explanation = crate::curate::explain(channel, &config.sources, &stories);
     let mut out = BufWriter::new(std::io::stdout().lock());
     match why {
-        Some(story_id) if !story_id.is_empty() => {
-            let Some(verdict) = explanation.why(story_id) else {
-                bail!("no stored story has the id `{story_id}` (story ids are numbers; see `relais items --json`)");
+        Some(asked) if !asked.is_empty() => {
+            // A story id, or an item (SOURCE/ITEM-ID) standing for its story.
+            let story_id = match (asked.parse::<u64>(), asked.split_once('/')) {
+                (Err(_), Some((source, item))) => store
+                    .story_id_of(source, item)?
+                    .map_or_else(|| asked.to_string(), |id| id.to_string()),
+                _ => asked.to_string(),
             };
+            let story_id = story_id.as_str();
+            let Some(verdict) = explanation.why(story_id) else {
+                bail!("no stored story has the id `{asked}` (a story id, or SOURCE/ITEM-ID; see `relais items --json`)");
+            };
+            let story_id = asked;
             match verdict {
                 Ok(kept) => writeln!(out, "{story_id}: {kept}")?,
                 Err(left_out) => writeln!(out, "{story_id}: {left_out}")?,
@@ -749,7 +757,9 @@ fn stories_command(config: &Config, action: &StoriesCommand) -> anyhow::Result<(
                 }
             };
             let Some(detail) = store.story_detail(story_id)? else {
-                bail!("no story has the id `{id}` (story ids are numbers; see `relais items --json`)");
+                bail!(
+                    "no story has the id `{id}` (story ids are numbers; see `relais items --json`)"
+                );
             };
             if *json {
                 let members: Vec<_> = detail

@@ -813,13 +813,16 @@ include = ["coopération décentralisée"]
     #[test]
     fn the_story_window_is_read_and_checked() {
         let with = |section: &str| format!("{GOOD}\n{section}");
-        let c = Config::parse(&with("[stories]\nwindow = \"21d\"\n"), Path::new("/r.toml"))
-            .unwrap();
+        let c =
+            Config::parse(&with("[stories]\nwindow = \"21d\"\n"), Path::new("/r.toml")).unwrap();
         assert_eq!(c.stories.window, Duration::from_secs(21 * 86_400));
         let c = Config::parse(&with("[stories]\n"), Path::new("/r.toml")).unwrap();
         assert_eq!(c.stories.window, Duration::from_secs(60 * 86_400));
         let e = error_of(&with("[stories]\nwindow = \"two months\"\n"));
-        assert!(e.contains("stories.window: invalid duration `two months`"), "{e}");
+        assert!(
+            e.contains("stories.window: invalid duration `two months`"),
+            "{e}"
+        );
         let e = error_of(&with("[stories]\nwindows = \"2d\"\n"));
         assert!(e.contains("unknown field `windows`"), "{e}");
     }

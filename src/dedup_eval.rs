@@ -172,10 +172,8 @@ struct TempDir(PathBuf);
 impl TempDir {
     fn new() -> anyhow::Result<TempDir> {
         let nanos = Utc::now().timestamp_nanos_opt().unwrap_or_default();
-        let dir = std::env::temp_dir().join(format!(
-            "relais-dedup-eval-{}-{nanos}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("relais-dedup-eval-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("{}: cannot create", dir.display()))?;
         Ok(TempDir(dir))
@@ -389,7 +387,11 @@ fn explain_apart(a: &Item, b: &Item, window: std::time::Duration) -> String {
                 let (score, anchored) = stories::text_score(&fa, &fb);
                 format!(
                     "no rule matched (text score {score:.2}{})",
-                    if anchored { "" } else { ", no shared name, number or date" }
+                    if anchored {
+                        ""
+                    } else {
+                        ", no shared name, number or date"
+                    }
                 )
             }
         }
@@ -397,7 +399,9 @@ fn explain_apart(a: &Item, b: &Item, window: std::time::Duration) -> String {
 }
 
 fn ratio(x: Option<f64>) -> serde_json::Value {
-    x.map_or(serde_json::Value::Null, |v| json!((v * 1000.0).round() / 1000.0))
+    x.map_or(serde_json::Value::Null, |v| {
+        json!((v * 1000.0).round() / 1000.0)
+    })
 }
 
 fn tally_json(t: &Tally) -> serde_json::Value {
@@ -411,8 +415,8 @@ fn tally_json(t: &Tally) -> serde_json::Value {
 
 /// `relais dedup-eval FILE [--json]`.
 pub fn run(file: &Path, as_json: bool) -> anyhow::Result<()> {
-    let text =
-        std::fs::read_to_string(file).with_context(|| format!("{}: cannot read", file.display()))?;
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("{}: cannot read", file.display()))?;
     let name = file.display().to_string();
     let r = evaluate(&text, &name)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -483,7 +487,11 @@ pub fn run(file: &Path, as_json: bool) -> anyhow::Result<()> {
         )?;
     }
     if !r.by_kind.is_empty() {
-        writeln!(out, "  {:<16} {:>5} {:>7} {:>10} {:>7}", "kind", "pairs", "merged", "precision", "recall")?;
+        writeln!(
+            out,
+            "  {:<16} {:>5} {:>7} {:>10} {:>7}",
+            "kind", "pairs", "merged", "precision", "recall"
+        )?;
         for (kind, t) in &r.by_kind {
             writeln!(
                 out,
@@ -497,7 +505,11 @@ pub fn run(file: &Path, as_json: bool) -> anyhow::Result<()> {
     }
     let listed = |out: &mut dyn Write, title: &str, keep: &dyn Fn(&PairResult) -> bool| {
         let chosen: Vec<&PairResult> = r.pairs.iter().filter(|p| keep(p)).collect();
-        writeln!(out, "{title}: {}", if chosen.is_empty() { "none" } else { "" })?;
+        writeln!(
+            out,
+            "{title}: {}",
+            if chosen.is_empty() { "none" } else { "" }
+        )?;
         for p in chosen {
             writeln!(
                 out,

@@ -446,9 +446,14 @@ impl Store {
                                 if stories.get(num_bytes(*id))?.is_some() {
                                     return Err(dup(line, format!("story {id}")));
                                 }
-                                let num_of = |r: &ItemRef| -> Result<Option<u64>, sled::transaction::UnabortableTransactionError> {
+                                let num_of = |r: &ItemRef| -> Result<
+                                    Option<u64>,
+                                    sled::transaction::UnabortableTransactionError,
+                                > {
                                     let prefix = source_prefix(&r.source).unwrap_or_default();
-                                    Ok(ids.get(id_key(&prefix, &r.id))?.and_then(|v| num_from_tail(&v)))
+                                    Ok(ids
+                                        .get(id_key(&prefix, &r.id))?
+                                        .and_then(|v| num_from_tail(&v)))
                                 };
                                 let mut record = StoryRecord {
                                     primary: 0,
@@ -502,14 +507,22 @@ impl Store {
                                     .and_then(|v| num_from_tail(&v))
                                     .unwrap_or(1);
                                 if id.saturating_add(1) > next {
-                                    meta.insert(STORY_SEQ_KEY, &id.saturating_add(1).to_be_bytes()[..])?;
+                                    meta.insert(
+                                        STORY_SEQ_KEY,
+                                        &id.saturating_add(1).to_be_bytes()[..],
+                                    )?;
                                 }
                                 added.stories += 1;
                             }
                             Line::StoryLink { kind, a, b } => {
-                                let num_of = |r: &ItemRef| -> Result<Option<u64>, sled::transaction::UnabortableTransactionError> {
+                                let num_of = |r: &ItemRef| -> Result<
+                                    Option<u64>,
+                                    sled::transaction::UnabortableTransactionError,
+                                > {
                                     let prefix = source_prefix(&r.source).unwrap_or_default();
-                                    Ok(ids.get(id_key(&prefix, &r.id))?.and_then(|v| num_from_tail(&v)))
+                                    Ok(ids
+                                        .get(id_key(&prefix, &r.id))?
+                                        .and_then(|v| num_from_tail(&v)))
                                 };
                                 if let (Some(na), Some(nb)) = (num_of(a)?, num_of(b)?) {
                                     let value = match kind {

@@ -61,9 +61,9 @@ use sled::Transactional;
 use crate::model::{Item, SourceState};
 
 pub use backup::{BackupStats, RestoreStats};
-pub use stories::{Merged, Split, StoryDetail, StoryMember, StoryVisit};
 use keys::{id_key, num_bytes, num_from_tail, source_prefix, source_time_key, time_key};
 use records::{decode_item, ItemRecord, TombstoneRecord};
+pub use stories::{Merged, Split, StoryDetail, StoryMember, StoryVisit};
 
 /// Version of the store's layout (trees, keys, record shapes). Bumped with a migration
 /// when any of them changes incompatibly; a store with a newer version is refused.
@@ -766,60 +766,77 @@ impl Store {
                 &t.meta,
                 &t.overrides,
             )
-                .transaction(|(items_t, by_time, by_source, ids, tombs, counts, stories_t, item_story, story_index, meta, overrides)| {
-                    let story_tx = stories::StoryTx {
-                        stories: stories_t,
+                .transaction(
+                    |(
+                        items_t,
+                        by_time,
+                        by_source,
+                        ids,
+                        tombs,
+                        counts,
+                        stories_t,
                         item_story,
-                        index: story_index,
+                        story_index,
                         meta,
-                        path: &path,
-                    };
-                    let mut removed: HashMap<String, i64> = HashMap::new();
-                    let mut n = 0;
-                    for &num in chunk {
-                        let Some(raw) = items_t.get(num_bytes(num))? else {
-                            continue; // gone since the scan
+                        overrides,
+                    )| {
+                        let story_tx = stories::StoryTx {
+                            stories: stories_t,
+                            item_story,
+                            index: story_index,
+                            meta,
+                            path: &path,
                         };
-                        let record = decode_item(&raw)
-                            .map_err(|m| abort(corrupt(&path, "item", &format!("#{num}"), &m)))?;
-                        // Re-checked: an update may have moved it since the scan.
-                        if record.item.published >= older_than || retention_exempt(&record) {
-                            continue;
+                        let mut removed: HashMap<String, i64> = HashMap::new();
+                        let mut n = 0;
+                        for &num in chunk {
+                            let Some(raw) = items_t.get(num_bytes(num))? else {
+                                continue; // gone since the scan
+                            };
+                            let record = decode_item(&raw).map_err(|m| {
+                                abort(corrupt(&path, "item", &format!("#{num}"), &m))
+                            })?;
+                            // Re-checked: an update may have moved it since the scan.
+                            if record.item.published >= older_than || retention_exempt(&record) {
+                                continue;
+                            }
+                            let what = format!("#{num}");
+                            let source = record
+                                .item
+                                .source
+                                .clone()
+                                .filter(|s| !s.is_empty())
+                                .ok_or_else(|| {
+                                    abort(corrupt(&path, "item", &what, "has no source"))
+                                })?;
+                            let prefix = source_prefix(&source).ok_or_else(|| {
+                                abort(corrupt(&path, "item", &what, "source id too long"))
+                            })?;
+                            let published = record.item.published;
+                            items_t.remove(&num_bytes(num)[..])?;
+                            by_time.remove(time_key(published, num))?;
+                            by_source.remove(source_time_key(&prefix, published, num))?;
+                            let idk = id_key(&prefix, &record.item.id);
+                            ids.remove(idk.clone())?;
+                            let tomb = TombstoneRecord {
+                                pruned_at: now,
+                                published,
+                            };
+                            tombs.insert(idk, encode(&tomb, &path, &record.item.id)?)?;
+                            story_tx.unindex(&crate::stories::Features::of(&record.item), num)?;
+                            story_tx.remove(num)?;
+                            for k in links.get(&num).into_iter().flatten() {
+                                overrides.remove(&k[..])?;
+                            }
+                            *removed.entry(source).or_default() -= 1;
+                            n += 1;
                         }
-                        let what = format!("#{num}");
-                        let source = record
-                            .item
-                            .source
-                            .clone()
-                            .filter(|s| !s.is_empty())
-                            .ok_or_else(|| abort(corrupt(&path, "item", &what, "has no source")))?;
-                        let prefix = source_prefix(&source).ok_or_else(|| {
-                            abort(corrupt(&path, "item", &what, "source id too long"))
-                        })?;
-                        let published = record.item.published;
-                        items_t.remove(&num_bytes(num)[..])?;
-                        by_time.remove(time_key(published, num))?;
-                        by_source.remove(source_time_key(&prefix, published, num))?;
-                        let idk = id_key(&prefix, &record.item.id);
-                        ids.remove(idk.clone())?;
-                        let tomb = TombstoneRecord {
-                            pruned_at: now,
-                            published,
-                        };
-                        tombs.insert(idk, encode(&tomb, &path, &record.item.id)?)?;
-                        story_tx.unindex(&crate::stories::Features::of(&record.item), num)?;
-                        story_tx.remove(num)?;
-                        for k in links.get(&num).into_iter().flatten() {
-                            overrides.remove(&k[..])?;
+                        for (source, delta) in &removed {
+                            add_count(counts, source, *delta, &path)?;
                         }
-                        *removed.entry(source).or_default() -= 1;
-                        n += 1;
-                    }
-                    for (source, delta) in &removed {
-                        add_count(counts, source, *delta, &path)?;
-                    }
-                    Ok(n)
-                })
+                        Ok(n)
+                    },
+                )
                 .map_err(|e| self.tx_error(e))?;
             pruned += n;
         }

@@ -33,8 +33,8 @@ use sled::transaction::TransactionalTree;
 use sled::Transactional;
 
 use super::keys::{
-    day_of, id_key, num_bytes, num_from_tail, pair_key, source_prefix, split_pair_key,
-    story_key, story_range, STORY_KEY_LEN, TAG_TITLE, TAG_URL,
+    day_of, id_key, num_bytes, num_from_tail, pair_key, source_prefix, split_pair_key, story_key,
+    story_range, STORY_KEY_LEN, TAG_TITLE, TAG_URL,
 };
 use super::records::{self, MemberRecord, StoryRecord};
 use super::{abort, corrupt, Store, StoreError, StoredItem, TxResult, EMPTY};
@@ -164,8 +164,17 @@ impl<'s> Planner<'s> {
         if self.cache.contains_key(&num) {
             return Ok(());
         }
-        if let Some(stored) = self.store.get_by_num(num)? {
-            self.cache.insert(num, Features::of(&stored.item));
+        match self.store.get_by_num(num) {
+            Ok(Some(stored)) => {
+                self.cache.insert(num, Features::of(&stored.item));
+            }
+            Ok(None) => {}
+            // A damaged record elsewhere must not stop this source's polls: the
+            // candidate is skipped (`verify` reports it), the new item may stay alone.
+            Err(e @ StoreError::Corrupt { .. }) => {
+                tracing::warn!(error = %e, "story matching skips an unreadable candidate");
+            }
+            Err(e) => return Err(e),
         }
         Ok(())
     }
@@ -198,8 +207,7 @@ impl<'s> Planner<'s> {
         };
         // An operator's merge wins over everything, vetoes included.
         for partner in together {
-            let target = if let Some(i) = self.planned.iter().position(|p| p.num == Some(partner))
-            {
+            let target = if let Some(i) = self.planned.iter().position(|p| p.num == Some(partner)) {
                 match self.root(i) {
                     Key::Stored(s) => Some(Target::Story(s)),
                     Key::Batch(k) => Some(Target::Batch(k)),
@@ -404,7 +412,10 @@ impl StoryTx<'_> {
     }
 
     fn story_of(&self, num: u64) -> TxResult<Option<u64>> {
-        Ok(self.item_story.get(num_bytes(num))?.and_then(|v| num_from_tail(&v)))
+        Ok(self
+            .item_story
+            .get(num_bytes(num))?
+            .and_then(|v| num_from_tail(&v)))
     }
 
     /// Writes the planned decisions; `nums[i]` is the number of planned item `i` (`None`
@@ -609,7 +620,9 @@ impl Store {
         if let Some(sig) = f.signature() {
             let mut counts: HashMap<u64, usize> = HashMap::new();
             for (band, bucket) in minhash::buckets(&sig).iter().enumerate() {
-                scan(band as u8, *bucket, &mut |n| *counts.entry(n).or_default() += 1)?;
+                scan(band as u8, *bucket, &mut |n| {
+                    *counts.entry(n).or_default() += 1
+                })?;
             }
             out.extend(
                 counts
@@ -711,12 +724,9 @@ impl Store {
                 continue;
             };
             let with = match m.with {
-                Some(w) => self.get_by_num(w)?.map(|s| {
-                    (
-                        s.item.source.clone().unwrap_or_default(),
-                        s.item.id.clone(),
-                    )
-                }),
+                Some(w) => self
+                    .get_by_num(w)?
+                    .map(|s| (s.item.source.clone().unwrap_or_default(), s.item.id.clone())),
                 None => None,
             };
             members.push(StoryMember {
@@ -890,7 +900,13 @@ impl Store {
             .collect();
         let path = self.shown();
         let t = &self.t;
-        let story = (&t.stories, &t.item_story, &t.story_index, &t.meta, &t.overrides)
+        let story = (
+            &t.stories,
+            &t.item_story,
+            &t.story_index,
+            &t.meta,
+            &t.overrides,
+        )
             .transaction(|(stories, item_story, index, meta, overrides)| {
                 let tx = StoryTx {
                     stories,
@@ -929,8 +945,12 @@ impl Store {
     /// vetoes say, and records it so that it holds.
     pub fn merge_items(&self, a: (&str, &str), b: (&str, &str)) -> Result<Merged, StoreError> {
         let _guard = self.lock_ingest();
-        let na = self.num_of(a.0, a.1)?.ok_or_else(|| unknown_item(a.0, a.1))?;
-        let nb = self.num_of(b.0, b.1)?.ok_or_else(|| unknown_item(b.0, b.1))?;
+        let na = self
+            .num_of(a.0, a.1)?
+            .ok_or_else(|| unknown_item(a.0, a.1))?;
+        let nb = self
+            .num_of(b.0, b.1)?
+            .ok_or_else(|| unknown_item(b.0, b.1))?;
         let story_of = |n: u64, (s, i): (&str, &str)| {
             self.story_id_of_num(n)?
                 .ok_or_else(|| self.corrupt(&format!("item {s}/{i}"), "has no story"))
@@ -959,7 +979,13 @@ impl Store {
         };
         let path = self.shown();
         let t = &self.t;
-        (&t.stories, &t.item_story, &t.story_index, &t.meta, &t.overrides)
+        (
+            &t.stories,
+            &t.item_story,
+            &t.story_index,
+            &t.meta,
+            &t.overrides,
+        )
             .transaction(|(stories, item_story, index, meta, overrides)| {
                 let tx = StoryTx {
                     stories,
@@ -1104,7 +1130,11 @@ impl Store {
         if self.t.item_story.len() != items.len() {
             return Err(self.corrupt(
                 "item_story",
-                &format!("{} entries for {} items", self.t.item_story.len(), items.len()),
+                &format!(
+                    "{} entries for {} items",
+                    self.t.item_story.len(),
+                    items.len()
+                ),
             ));
         }
         let mut stories = 0;
@@ -1126,10 +1156,14 @@ impl Store {
                     .get(&m.item)
                     .ok_or_else(|| self.corrupt(&what, &format!("member #{} missing", m.item)))?;
                 if self.story_id_of_num(m.item)? != Some(id) {
-                    return Err(self.corrupt(&what, &format!("member #{} points elsewhere", m.item)));
+                    return Err(
+                        self.corrupt(&what, &format!("member #{} points elsewhere", m.item))
+                    );
                 }
                 if item.published.timestamp() != m.at {
-                    return Err(self.corrupt(&what, &format!("member #{} has a stale date", m.item)));
+                    return Err(
+                        self.corrupt(&what, &format!("member #{} has a stale date", m.item))
+                    );
                 }
             }
             stories += 1;
@@ -1144,10 +1178,9 @@ impl Store {
                 .get(pair_key(b, a))
                 .map_err(|e| self.storage(e))?;
             if back.as_deref() != Some(&v[..]) {
-                return Err(self.corrupt(
-                    "overrides",
-                    &format!("#{a}–#{b} is not recorded both ways"),
-                ));
+                return Err(
+                    self.corrupt("overrides", &format!("#{a}–#{b} is not recorded both ways"))
+                );
             }
             if !items.contains_key(&a) || !items.contains_key(&b) {
                 return Err(self.corrupt("overrides", &format!("#{a}–#{b} names a missing item")));
@@ -1172,8 +1205,7 @@ impl Store {
 
 /// The last change a stored item shows: first seen, edited or published.
 fn stored_changed(s: &StoredItem) -> DateTime<Utc> {
-    s.first_seen
-        .max(s.item.updated.unwrap_or(s.item.published))
+    s.first_seen.max(s.item.updated.unwrap_or(s.item.published))
 }
 
 fn unknown_item(source: &str, id: &str) -> StoreError {
@@ -1182,4 +1214,3 @@ fn unknown_item(source: &str, id: &str) -> StoreError {
         id: id.to_string(),
     }
 }
-

@@ -349,13 +349,13 @@ fn words_of(tokens: &[Token], date_tokens: &[usize], dates: &[EventDate]) -> Vec
             });
             continue;
         }
-        if text::is_stop(w) || (w.chars().count() < 2 && !w.bytes().all(|b| b.is_ascii_digit()))
-        {
+        if text::is_stop(w) || (w.chars().count() < 2 && !w.bytes().all(|b| b.is_ascii_digit())) {
             continue;
         }
         let digits = w.bytes().all(|b| b.is_ascii_digit());
         if digits {
-            let is_year = w.len() == 4 && w.parse::<u32>().is_ok_and(|y| (1900..=2099).contains(&y));
+            let is_year =
+                w.len() == 4 && w.parse::<u32>().is_ok_and(|y| (1900..=2099).contains(&y));
             let significant = w.len() >= 2 && !is_year;
             out.push(Word {
                 text: w.to_string(),
@@ -400,7 +400,8 @@ pub fn veto(a: &Features, b: &Features) -> Option<Veto> {
     {
         return Some(Veto::Date);
     }
-    let disjoint = |x: &[i32], y: &[i32]| !x.is_empty() && !y.is_empty() && !x.iter().any(|v| y.contains(v));
+    let disjoint =
+        |x: &[i32], y: &[i32]| !x.is_empty() && !y.is_empty() && !x.iter().any(|v| y.contains(v));
     if disjoint(&a.years, &b.years) {
         return Some(Veto::Year);
     }

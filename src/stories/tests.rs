@@ -34,7 +34,8 @@ fn verdict(a: &Features, b: &Features) -> Verdict {
     compare(a, b, DEFAULT_WINDOW)
 }
 
-const IFRADEL: &str = "Jardins partagés, forêts sectionales, tiers-lieux : que font les communs aux \
+const IFRADEL: &str =
+    "Jardins partagés, forêts sectionales, tiers-lieux : que font les communs aux \
     politiques locales ? Avec Racines Rurales, nous vous invitons le jeudi 10 décembre, de 9 h 30 \
     à 17 h, à la Maison des associations de Lyon.";
 const RACINES: &str = "Sections de commune, estives collectives, tiers-lieux : la ruralité \
@@ -65,8 +66,20 @@ fn rule_url_same_page_across_sources() {
         })
     );
     // A home page proves nothing: some feeds link every item to it.
-    let home_a = f("x", "https://ex.org/", "Premier titre sans rapport aucun", "Un texte.", 0);
-    let home_b = f("y", "https://ex.org", "Autre titre sans rapport du tout", "Autre.", 0);
+    let home_a = f(
+        "x",
+        "https://ex.org/",
+        "Premier titre sans rapport aucun",
+        "Un texte.",
+        0,
+    );
+    let home_b = f(
+        "y",
+        "https://ex.org",
+        "Autre titre sans rapport du tout",
+        "Autre.",
+        0,
+    );
     assert_eq!(home_a.url_key, None);
     assert_eq!(verdict(&home_a, &home_b), Verdict::Different);
 }
@@ -105,7 +118,12 @@ fn rule_title_folds_accents_case_punctuation_and_elisions() {
     );
     assert_eq!(verdict(&a, &late), Verdict::Different);
     // Short and generic titles do not count.
-    for title in ["Agenda", "Édito", "Lettre d’information n°12", "Mission à Zorgho"] {
+    for title in [
+        "Agenda",
+        "Édito",
+        "Lettre d’information n°12",
+        "Mission à Zorgho",
+    ] {
         let x = f("a", "https://a.example.org/1", title, "Texte un.", 0);
         assert_eq!(x.title_key, None, "{title}");
     }
@@ -230,10 +248,28 @@ fn veto_on_event_dates() {
     );
     assert_eq!(v, Verdict::Vetoed(Veto::Date));
     // Numeric dates and abbreviations count too; a shared date does not veto.
-    let a = f("a", "https://a.example.org/1", "Réunion", "Réunion le 03/07/2019 à 10 h.", 0);
-    let b = f("b", "https://b.example.org/1", "Réunion", "Rendez-vous le 3 juil. 2019.", 0);
+    let a = f(
+        "a",
+        "https://a.example.org/1",
+        "Réunion",
+        "Réunion le 03/07/2019 à 10 h.",
+        0,
+    );
+    let b = f(
+        "b",
+        "https://b.example.org/1",
+        "Réunion",
+        "Rendez-vous le 3 juil. 2019.",
+        0,
+    );
     assert_eq!(veto(&a, &b), None);
-    let c = f("c", "https://c.example.org/1", "Réunion", "Rendez-vous le 10 déc.", 0);
+    let c = f(
+        "c",
+        "https://c.example.org/1",
+        "Réunion",
+        "Rendez-vous le 10 déc.",
+        0,
+    );
     assert_eq!(veto(&a, &c), Some(Veto::Date));
 }
 
@@ -270,12 +306,18 @@ fn veto_on_places() {
 #[test]
 fn veto_on_edition_and_phase_numbers() {
     let cases = [
-        ("Le CIEDEL aux 10es Rencontres de CUF", "Les 11es Rencontres de CUF"),
+        (
+            "Le CIEDEL aux 10es Rencontres de CUF",
+            "Les 11es Rencontres de CUF",
+        ),
         (
             "Recherche-action : la deuxième phase démarre",
             "Recherche-action : les résultats de la phase 1",
         ),
-        ("Enquête flash n°1 : les missions", "Enquête flash n°2 : les missions"),
+        (
+            "Enquête flash n°1 : les missions",
+            "Enquête flash n°2 : les missions",
+        ),
     ];
     for (x, y) in cases {
         let body = "Les collectivités partenaires de Zinaré-Sud font le point sur le programme.";
@@ -420,7 +462,11 @@ fn english_versions_share_words_through_the_lexicon() {
          shows that budgets fell by 12% between 2019 and 2020.",
         7,
     );
-    assert!(matches!(verdict(&fr, &en), Verdict::Same(_)), "{:?}", verdict(&fr, &en));
+    assert!(
+        matches!(verdict(&fr, &en), Verdict::Same(_)),
+        "{:?}",
+        verdict(&fr, &en)
+    );
 }
 
 #[test]

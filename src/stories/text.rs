@@ -112,8 +112,8 @@ fn summarise(gap: &[char]) -> Gap {
 fn make_token(raw: &str, gap: Gap, start: bool) -> Token {
     let mut letters = raw.chars().filter(|c| c.is_alphabetic());
     let cap = raw.chars().next().is_some_and(char::is_uppercase);
-    let caps = raw.chars().filter(|c| c.is_alphabetic()).count() >= 2
-        && letters.all(|c| c.is_uppercase());
+    let caps =
+        raw.chars().filter(|c| c.is_alphabetic()).count() >= 2 && letters.all(|c| c.is_uppercase());
     let word = if raw.is_ascii() {
         raw.to_ascii_lowercase()
     } else {
@@ -159,7 +159,17 @@ fn is_year_word(w: &str) -> bool {
 fn is_elision(word: &str) -> bool {
     matches!(
         word,
-        "l" | "d" | "j" | "m" | "n" | "s" | "t" | "c" | "qu" | "jusqu" | "lorsqu" | "puisqu"
+        "l" | "d"
+            | "j"
+            | "m"
+            | "n"
+            | "s"
+            | "t"
+            | "c"
+            | "qu"
+            | "jusqu"
+            | "lorsqu"
+            | "puisqu"
             | "quoiqu"
     )
 }
@@ -180,23 +190,23 @@ pub(crate) fn is_stop(word: &str) -> bool {
 
 /// French and English function words, folded, sorted (binary search).
 const STOP: &[&str] = &[
-    "a", "about", "afin", "after", "ainsi", "all", "also", "an", "and", "apres", "are", "as",
-    "at", "au", "aucun", "aussi", "autre", "autres", "aux", "avant", "avec", "avoir", "be",
-    "been", "before", "but", "by", "c", "ca", "can", "car", "ce", "ceci", "cela", "celle",
-    "celles", "celui", "ces", "cet", "cette", "ceux", "chaque", "chez", "ci", "comme",
-    "comment", "could", "d", "dans", "de", "deja", "depuis", "des", "donc", "dont", "du",
-    "during", "elle", "elles", "en", "encore", "entre", "est", "et", "etaient", "etait", "ete",
-    "etre", "eux", "for", "from", "had", "has", "have", "he", "her", "his", "how", "i", "il",
-    "ils", "in", "into", "is", "it", "its", "j", "je", "jusqu", "l", "la", "le", "les", "leur",
-    "leurs", "lors", "lui", "m", "ma", "mais", "me", "meme", "memes", "mes", "moi", "moins",
-    "mon", "more", "most", "n", "ne", "ni", "no", "nos", "not", "notre", "nous", "of", "on",
-    "ont", "or", "ou", "our", "out", "over", "par", "parmi", "pas", "pendant", "peu", "plus",
-    "pour", "pourquoi", "qu", "quand", "que", "quel", "quelle", "quelles", "quels", "qui",
-    "quoi", "s", "sa", "sans", "se", "selon", "ses", "she", "si", "son", "sont", "sous", "sur",
-    "t", "ta", "te", "tes", "than", "that", "the", "their", "them", "these", "they", "this",
-    "those", "to", "toi", "ton", "tous", "tout", "toute", "toutes", "tres", "tu", "un", "une",
-    "up", "us", "vers", "via", "vos", "votre", "vous", "was", "we", "were", "what", "when",
-    "where", "which", "who", "will", "with", "would", "y", "you", "your",
+    "a", "about", "afin", "after", "ainsi", "all", "also", "an", "and", "apres", "are", "as", "at",
+    "au", "aucun", "aussi", "autre", "autres", "aux", "avant", "avec", "avoir", "be", "been",
+    "before", "but", "by", "c", "ca", "can", "car", "ce", "ceci", "cela", "celle", "celles",
+    "celui", "ces", "cet", "cette", "ceux", "chaque", "chez", "ci", "comme", "comment", "could",
+    "d", "dans", "de", "deja", "depuis", "des", "donc", "dont", "du", "during", "elle", "elles",
+    "en", "encore", "entre", "est", "et", "etaient", "etait", "ete", "etre", "eux", "for", "from",
+    "had", "has", "have", "he", "her", "his", "how", "i", "il", "ils", "in", "into", "is", "it",
+    "its", "j", "je", "jusqu", "l", "la", "le", "les", "leur", "leurs", "lors", "lui", "m", "ma",
+    "mais", "me", "meme", "memes", "mes", "moi", "moins", "mon", "more", "most", "n", "ne", "ni",
+    "no", "nos", "not", "notre", "nous", "of", "on", "ont", "or", "ou", "our", "out", "over",
+    "par", "parmi", "pas", "pendant", "peu", "plus", "pour", "pourquoi", "qu", "quand", "que",
+    "quel", "quelle", "quelles", "quels", "qui", "quoi", "s", "sa", "sans", "se", "selon", "ses",
+    "she", "si", "son", "sont", "sous", "sur", "t", "ta", "te", "tes", "than", "that", "the",
+    "their", "them", "these", "they", "this", "those", "to", "toi", "ton", "tous", "tout", "toute",
+    "toutes", "tres", "tu", "un", "une", "up", "us", "vers", "via", "vos", "votre", "vous", "was",
+    "we", "were", "what", "when", "where", "which", "who", "will", "with", "would", "y", "you",
+    "your",
 ];
 
 /// The value of a number word (French or English), if it is one.
@@ -838,16 +848,7 @@ mod tests {
     fn tokens_fold_and_join_thousands() {
         assert_eq!(
             words("L’IFRADEL : 1 200 latrines, 60 000 actes, Clermont-Ferrand"),
-            [
-                "l",
-                "ifradel",
-                "1200",
-                "latrines",
-                "60000",
-                "actes",
-                "clermont",
-                "ferrand"
-            ]
+            ["l", "ifradel", "1200", "latrines", "60000", "actes", "clermont", "ferrand"]
         );
         let t = tokenize("Atelier à Lyon. Le CIEDEL");
         assert!(t[0].start && t[0].cap);
@@ -897,7 +898,10 @@ mod tests {
         let cases: &[(&str, &[&str])] = &[
             ("une journée à Lyon", &["lyon"]),
             ("présentation à Bourg-en-Bresse le 19", &["bourg-en-bresse"]),
-            ("à Clermont-Ferrand et à Lyon", &["clermont-ferrand", "lyon"]),
+            (
+                "à Clermont-Ferrand et à Lyon",
+                &["clermont-ferrand", "lyon"],
+            ),
             ("il a Lyon en tête", &[]),
             ("à la Maison des associations de Lyon", &[]),
             ("à RESACOOP", &[]),
@@ -926,20 +930,32 @@ mod tests {
     fn calls_and_results() {
         let s = |title: &str, body: &str| stage(&tokenize(title), &tokenize(body));
         assert_eq!(
-            s("Appel à projets eau 2020", "Les projets retenus recevront 50 %."),
+            s(
+                "Appel à projets eau 2020",
+                "Les projets retenus recevront 50 %."
+            ),
             Some(Stage::Call)
         );
         assert_eq!(
             s("Appel à projets eau 2020 : les lauréats", ""),
             Some(Stage::Results)
         );
-        assert_eq!(s("", "Le jury a retenu neuf projets."), Some(Stage::Results));
         assert_eq!(
-            s("", "Déposez vos dossiers ; les projets retenus seront aidés."),
+            s("", "Le jury a retenu neuf projets."),
+            Some(Stage::Results)
+        );
+        assert_eq!(
+            s(
+                "",
+                "Déposez vos dossiers ; les projets retenus seront aidés."
+            ),
             None
         );
         assert_eq!(
-            s("Resilient Territories: the 12 winners of the 2019 call for projects", ""),
+            s(
+                "Resilient Territories: the 12 winners of the 2019 call for projects",
+                ""
+            ),
             Some(Stage::Results)
         );
         assert_eq!(s("Tiers-lieux : un guide", "Le guide est paru."), None);
