@@ -18,7 +18,7 @@ use crate::normalise::{self, Context};
 use crate::parse;
 use crate::publish::Publisher;
 use crate::refresh::{Outcome, Refresher};
-use crate::store::{ItemQuery, Store};
+use crate::store::{ItemQuery, Store, StoreOptions};
 
 /// relais — polls a network's partner feeds, keeps every item, republishes curated
 /// channels.
@@ -72,8 +72,8 @@ pub enum Command {
     ///
     /// Example: relais items --source ciedel --limit 5
     ///
-    /// With --channel, the channel's selection; --why adds the rule that kept each one,
-    /// and --why STORY says why that story (source/item id) is in or out.
+    /// With --channel, the channel's stories; --why adds the rule that kept each one,
+    /// and --why STORY says why that story (its id, a number) is in or out.
     ///
     /// Example: relais items --channel cooperation-decentralisee --why
     Items {
@@ -83,7 +83,8 @@ pub enum Command {
         /// The channel's selection, in its order.
         #[arg(long, value_name = "ID")]
         channel: Option<String>,
-        /// With --channel: say why each story is kept, or why STORY is in or out.
+        /// With --channel: say why each story is kept, or why STORY (a story id, or an
+        /// item as SOURCE/ITEM-ID) is in or out.
         #[arg(long, value_name = "STORY", num_args = 0..=1, default_missing_value = "", requires = "channel")]
         why: Option<String>,
         /// At most this many items.
@@ -125,6 +126,27 @@ pub enum Command {
     /// Digests: preview an issue, send one now, or show the ledger.
     #[command(subcommand)]
     Digest(DigestCommand),
+    /// Stories: one per announcement, whichever partners published it. Show why items
+    /// are together; split or merge them when matching got it wrong (durably: re-polls,
+    /// edits and restarts keep the operator's decision).
+    ///
+    /// Example: relais stories show 42
+    Stories {
+        #[command(subcommand)]
+        action: StoriesCommand,
+    },
+    /// Evaluate story matching on labelled pairs (JSON lines: {"a": {source, title,
+    /// summary, url, published}, "b": {…}, "same": bool, "kind": "…"}, `same` and
+    /// `kind` optional): every item goes through the real matching in a temporary store,
+    /// oldest first; reports whether each pair ended in one story, and precision and
+    /// recall when labels are given.
+    ///
+    /// Example: relais dedup-eval ../shared/dedup/dev.jsonl --json
+    DedupEval {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -171,6 +193,32 @@ pub enum DigestCommand {
     },
 }
 
+/// `relais stories …`
+#[derive(Debug, Subcommand)]
+pub enum StoriesCommand {
+    /// The story's members (source, id, title, link, date) and why each is there: the
+    /// rule and score that matched it, `primary`, or `operator merge`. ID is a story id,
+    /// or an item as SOURCE/ITEM-ID (its story).
+    ///
+    /// Example: relais stories show 42
+    ///
+    /// Example: relais stories show ciedel/ciedel-actu-0431 --json
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Detach an item (SOURCE/ITEM-ID) from its story into a story of its own; it will
+    /// never join its former companions again by itself.
+    ///
+    /// Example: relais stories split cuf/https://cuf.example.org/rencontres-2021/presentation
+    Split { item: String },
+    /// Put two items' stories together (SOURCE/ITEM-ID each), whatever the vetoes say.
+    ///
+    /// Example: relais stories merge ciedel/ciedel-actu-0431 cuf/cuf-actu-2019-07
+    Merge { item: String, other: String },
+}
+
 /// The configuration file to use: `--config`, `$RELAIS_CONFIG` (clap reads both), then
 /// ./config/relais.toml.
 fn config_path(cli: &Cli) -> PathBuf {
@@ -184,7 +232,11 @@ fn load_config(cli: &Cli) -> anyhow::Result<Config> {
 }
 
 fn open_store(config: &Config) -> anyhow::Result<Store> {
-    Ok(Store::open(&config.store.path)?)
+    let options = StoreOptions {
+        story_window: config.stories.window,
+        ..StoreOptions::default()
+    };
+    Ok(Store::open_with(&config.store.path, &options)?)
 }
 
 /// Run the command line. Errors are meant for a human: one line, naming what is wrong.
@@ -219,6 +271,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Backup { out } => backup(&load_config(&cli)?, out),
         Command::Restore { file } => restore(&load_config(&cli)?, file),
         Command::Digest(command) => digest(load_config(&cli)?, command),
+        Command::Stories { action } => stories_command(&load_config(&cli)?, action),
+        Command::DedupEval { file, json } => crate::dedup_eval::run(file, *json),
     }
 }
 
@@ -482,7 +536,13 @@ fn items(config: &Config, source: Option<&str>, limit: usize, json: bool) -> any
         source: source.map(str::to_string),
         limit: Some(limit),
     })?;
-    print_items(&items, json, None)
+    print_items(&items, json, Source::Store(&store))
+}
+
+/// Where printed items come from: the store (they have stories) or a parsed file.
+enum Source<'a> {
+    Store(&'a Store),
+    File(serde_json::Value),
 }
 
 /// An item in the JSON shape of the contracts: its fields, plus its story and the
@@ -501,19 +561,27 @@ fn item_json(item: &Item, story: Option<&Story>) -> serde_json::Value {
     value
 }
 
-fn print_items(items: &[Item], json: bool, feed: Option<serde_json::Value>) -> anyhow::Result<()> {
+fn print_items(items: &[Item], json: bool, from: Source<'_>) -> anyhow::Result<()> {
     let mut out = BufWriter::new(std::io::stdout().lock());
     if json {
-        let list: Vec<_> = items
-            .iter()
-            .map(|i| {
-                let story = feed.is_none().then(|| Story::single(i.clone()));
-                item_json(i, story.as_ref())
-            })
-            .collect();
-        let doc = match feed {
-            Some(feed) => json!({ "feed": feed, "items": list }),
-            None => json!({ "items": list }),
+        let mut list = Vec::with_capacity(items.len());
+        for i in items {
+            let story = match &from {
+                Source::Store(store) => {
+                    let source = i.source.as_deref().unwrap_or_default();
+                    store.appearances(source, &i.id)?.map(|(id, also)| Story {
+                        id: id.to_string(),
+                        item: i.clone(),
+                        also,
+                    })
+                }
+                Source::File(_) => None,
+            };
+            list.push(item_json(i, story.as_ref()));
+        }
+        let doc = match from {
+            Source::File(feed) => json!({ "feed": feed, "items": list }),
+            Source::Store(_) => json!({ "items": list }),
         };
         serde_json::to_writer_pretty(&mut out, &doc)?;
         writeln!(out)?;
@@ -545,17 +613,26 @@ fn channel_items(
     };
     let store = open_store(config)?;
     let mut stories = Vec::new();
-    store.walk_newest(source, None, &mut |stored| {
-        stories.push(Story::single(stored.item));
+    store.walk_stories(source, &mut |visit| {
+        stories.push(visit.story);
         true
     })?;
     let explanation = crate::curate::explain(channel, &config.sources, &stories);
     let mut out = BufWriter::new(std::io::stdout().lock());
     match why {
-        Some(story_id) if !story_id.is_empty() => {
-            let Some(verdict) = explanation.why(story_id) else {
-                bail!("no stored story has the id `{story_id}` (ids look like source/item-id; see `relais items --json`)");
+        Some(asked) if !asked.is_empty() => {
+            // A story id, or an item (SOURCE/ITEM-ID) standing for its story.
+            let story_id = match (asked.parse::<u64>(), asked.split_once('/')) {
+                (Err(_), Some((source, item))) => store
+                    .story_id_of(source, item)?
+                    .map_or_else(|| asked.to_string(), |id| id.to_string()),
+                _ => asked.to_string(),
             };
+            let story_id = story_id.as_str();
+            let Some(verdict) = explanation.why(story_id) else {
+                bail!("no stored story has the id `{asked}` (a story id, or SOURCE/ITEM-ID; see `relais items --json`)");
+            };
+            let story_id = asked;
             match verdict {
                 Ok(kept) => writeln!(out, "{story_id}: {kept}")?,
                 Err(left_out) => writeln!(out, "{story_id}: {left_out}")?,
@@ -670,7 +747,7 @@ fn parse_file(file: &Path, url: Option<&url::Url>, json: bool) -> anyhow::Result
         "kind": feed.kind.map(|k| k.as_str()),
         "repairs": feed.repairs,
     });
-    print_items(&items, json, Some(meta))
+    print_items(&items, json, Source::File(meta))
 }
 
 fn backup(config: &Config, out: &Path) -> anyhow::Result<()> {
@@ -870,4 +947,140 @@ fn digest(config: Config, command: &DigestCommand) -> anyhow::Result<()> {
 
 fn short_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// An item named on the command line: `SOURCE/ITEM-ID` (the id may itself hold
+/// slashes, as URLs do; source ids never do).
+fn parse_item_ref(text: &str) -> anyhow::Result<(&str, &str)> {
+    match text.split_once('/') {
+        Some((source, id)) if !source.is_empty() && !id.is_empty() => Ok((source, id)),
+        _ => bail!("`{text}` is not an item: write SOURCE/ITEM-ID, as `relais items --json` shows them (source, id)"),
+    }
+}
+
+fn stories_command(config: &Config, action: &StoriesCommand) -> anyhow::Result<()> {
+    let store = open_store(config)?;
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    match action {
+        StoriesCommand::Show { id, json } => {
+            let story_id = match id.parse::<u64>() {
+                Ok(n) => n,
+                Err(_) => {
+                    let (source, item) = parse_item_ref(id)?;
+                    store.story_id_of(source, item)?.ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "no stored item has the id {source}/{item} (see `relais items --json`)"
+                        )
+                    })?
+                }
+            };
+            let Some(detail) = store.story_detail(story_id)? else {
+                bail!(
+                    "no story has the id `{id}` (story ids are numbers; see `relais items --json`)"
+                );
+            };
+            if *json {
+                let members: Vec<_> = detail
+                    .members
+                    .iter()
+                    .map(|m| {
+                        json!({
+                            "source": m.item.source,
+                            "id": m.item.id,
+                            "title": m.item.title,
+                            "url": m.item.url,
+                            "published": m.item.published,
+                            "primary": m.primary,
+                            "why": why_member(m),
+                            "rule": m.rule.as_str(),
+                            "score": m.score,
+                            "with": m.with.as_ref().map(|(s, i)| format!("{s}/{i}")),
+                        })
+                    })
+                    .collect();
+                serde_json::to_writer_pretty(
+                    &mut out,
+                    &json!({ "id": detail.id.to_string(), "members": members }),
+                )?;
+                writeln!(out)?;
+            } else {
+                writeln!(
+                    out,
+                    "story {} — {} appearance{}",
+                    detail.id,
+                    detail.members.len(),
+                    if detail.members.len() == 1 { "" } else { "s" }
+                )?;
+                for m in &detail.members {
+                    let source = m.item.source.as_deref().unwrap_or("-");
+                    writeln!(
+                        out,
+                        "  {}  {:<14} {}",
+                        short_time(m.item.published),
+                        source,
+                        m.item.title
+                    )?;
+                    writeln!(out, "{:20}{source}/{}", "", m.item.id)?;
+                    if let Some(url) = &m.item.url {
+                        writeln!(out, "{:20}{url}", "")?;
+                    }
+                    writeln!(out, "{:20}why: {}", "", why_member(m))?;
+                }
+            }
+        }
+        StoriesCommand::Split { item } => {
+            let (source, id) = parse_item_ref(item)?;
+            let split = store.split_item(source, id)?;
+            writeln!(
+                out,
+                "{source}/{id}: left story {}, now story {} on its own",
+                split.from, split.story
+            )?;
+        }
+        StoriesCommand::Merge { item, other } => {
+            let a = parse_item_ref(item)?;
+            let b = parse_item_ref(other)?;
+            let merged = store.merge_items(a, b)?;
+            match merged.absorbed {
+                Some(gone) => writeln!(
+                    out,
+                    "{item} and {other}: story {gone} merged into story {}",
+                    merged.story
+                )?,
+                None => writeln!(
+                    out,
+                    "{item} and {other}: already together in story {}",
+                    merged.story
+                )?,
+            }
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Why a member is in its story, in words: `primary`, `operator merge`, or the rule,
+/// its score and the item it matched.
+fn why_member(m: &crate::store::StoryMember) -> String {
+    use crate::stories::Rule;
+    let with = m
+        .with
+        .as_ref()
+        .map(|(s, i)| format!(" with {s}/{i}"))
+        .unwrap_or_default();
+    match (m.primary, m.rule) {
+        (true, Rule::Primary) => "primary".to_string(),
+        (true, rule) => match m.score {
+            Some(score) => format!("primary; joined by {} {score:.2}{with}", rule.as_str()),
+            None => format!("primary; joined by {}{with}", rule.as_str()),
+        },
+        (false, Rule::Operator) => format!("operator merge{with}"),
+        (false, Rule::Primary) => {
+            "first stored; an earlier appearance joined later and is primary".to_string()
+        }
+        (false, rule) => match m.score {
+            Some(score) => format!("{} {score:.2}{with}", rule.as_str()),
+            None => format!("same {}{with}", rule.as_str()),
+        },
+    }
 }

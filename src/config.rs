@@ -24,6 +24,23 @@ pub struct Config {
     /// How digests are sent; present whenever a digest is configured.
     pub smtp: Option<SmtpConfig>,
     pub digests: Vec<Digest>,
+    pub stories: StoriesConfig,
+}
+
+/// How items are grouped into stories (`[stories]`).
+#[derive(Debug, Clone)]
+pub struct StoriesConfig {
+    /// Two items published further apart than this are never compared: the cost of
+    /// matching a new item stays flat however large the store grows.
+    pub window: Duration,
+}
+
+impl Default for StoriesConfig {
+    fn default() -> Self {
+        StoriesConfig {
+            window: crate::stories::DEFAULT_WINDOW,
+        }
+    }
 }
 
 /// How relais hands digests to a mail server.
@@ -351,6 +368,12 @@ impl Config {
             sources,
             channels,
             websub: raw.websub.map(|w| WebSubConfig { hub: w.hub.0 }),
+            stories: StoriesConfig {
+                window: raw
+                    .stories
+                    .and_then(|s| s.window)
+                    .map_or(crate::stories::DEFAULT_WINDOW, |d| d.0),
+            },
             smtp,
             digests,
         })
@@ -500,6 +523,7 @@ struct RawConfig {
     #[serde(default)]
     channel: Vec<RawChannel>,
     websub: Option<RawWebSub>,
+    stories: Option<RawStories>,
     smtp: Option<RawSmtp>,
     #[serde(default)]
     digest: Vec<RawDigest>,
@@ -784,6 +808,12 @@ fn mailbox(text: &str) -> Result<(), String> {
             "invalid address `{text}`: expected name@domain or Name <name@domain>"
         ))
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStories {
+    window: Option<HumanDuration>,
 }
 
 #[derive(Deserialize)]
@@ -1181,6 +1211,24 @@ include = ["coopération décentralisée"]
         assert_eq!(c.interval_of(&c.sources[1]), Duration::from_secs(3600));
         assert_eq!(c.interval_of(&c.sources[0]), Duration::from_secs(900));
         assert_eq!(c.channels[0].max_items, 50);
+        assert_eq!(c.stories.window, Duration::from_secs(60 * 86_400));
+    }
+
+    #[test]
+    fn the_story_window_is_read_and_checked() {
+        let with = |section: &str| format!("{GOOD}\n{section}");
+        let c =
+            Config::parse(&with("[stories]\nwindow = \"21d\"\n"), Path::new("/r.toml")).unwrap();
+        assert_eq!(c.stories.window, Duration::from_secs(21 * 86_400));
+        let c = Config::parse(&with("[stories]\n"), Path::new("/r.toml")).unwrap();
+        assert_eq!(c.stories.window, Duration::from_secs(60 * 86_400));
+        let e = error_of(&with("[stories]\nwindow = \"two months\"\n"));
+        assert!(
+            e.contains("stories.window: invalid duration `two months`"),
+            "{e}"
+        );
+        let e = error_of(&with("[stories]\nwindows = \"2d\"\n"));
+        assert!(e.contains("unknown field `windows`"), "{e}");
     }
 
     #[test]

@@ -52,7 +52,11 @@ pub async fn run_with_reports(
     let config = Arc::new(config);
     let store = {
         let path = config.store.path.clone();
-        tokio::task::spawn_blocking(move || Store::open(&path))
+        let options = crate::store::StoreOptions {
+            story_window: config.stories.window,
+            ..crate::store::StoreOptions::default()
+        };
+        tokio::task::spawn_blocking(move || Store::open_with(&path, &options))
             .await
             .map_err(|e| DaemonError::Task(e.to_string()))??
     };

@@ -296,7 +296,7 @@ type Cached = (Version, Arc<Rendered>);
 /// A freshly rendered body and the last change it shows.
 type Body = (Vec<u8>, DateTime<Utc>);
 
-/// How many of the newest items the index scans to count each channel's stories: enough
+/// How many of the newest stories the index scans to count each channel's: enough
 /// for any real channel's recent history, bounded whatever the store's size.
 const INDEX_SCAN: usize = 10_000;
 
@@ -557,8 +557,10 @@ impl Publisher {
         let mut stories = Vec::with_capacity(size);
         let mut more = false;
         let mut changed = DateTime::<Utc>::UNIX_EPOCH;
-        self.store.walk_newest(None, None, &mut |stored| {
-            let story = Story::single(stored.item);
+        // Each story once, at the place of its primary item (its first appearance), with
+        // every other partner's appearance in `also`.
+        self.store.walk_stories(None, &mut |visit| {
+            let story = visit.story;
             if selector.judge(&story).is_err() {
                 return true;
             }
@@ -570,9 +572,7 @@ impl Publisher {
                 more = true;
                 return false;
             }
-            changed = changed
-                .max(stored.first_seen)
-                .max(story.item.updated.unwrap_or(story.item.published));
+            changed = changed.max(visit.changed);
             stories.push(story);
             true
         })?;
@@ -600,9 +600,9 @@ impl Publisher {
         let mut latest: Vec<Option<DateTime<Utc>>> = vec![None; selectors.len()];
         let mut scanned = 0;
         let mut changed = DateTime::<Utc>::UNIX_EPOCH;
-        self.store.walk_newest(None, None, &mut |stored| {
-            changed = changed.max(stored.first_seen);
-            let story = Story::single(stored.item);
+        self.store.walk_stories(None, &mut |visit| {
+            changed = changed.max(visit.changed);
+            let story = visit.story;
             for (i, selector) in selectors.iter().enumerate() {
                 if selector.judge(&story).is_ok() {
                     counts[i] += 1;

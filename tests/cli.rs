@@ -392,3 +392,216 @@ fn digest_preview_of_the_demo_works_offline() {
         assert!(stderr(&out).contains(error), "{args:?}: {}", stderr(&out));
     }
 }
+
+#[test]
+fn stories_show_split_merge_and_items_json_credit_every_partner() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_copy(dir.path(), "");
+    let out = relais(Some(&config), &["fetch"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // items --json: each item names its story and the other appearances.
+    let out = relais(Some(&config), &["items", "--json", "--limit", "100"]);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let items = doc["items"].as_array().unwrap();
+    let find = |source: &str, id: &str| {
+        items
+            .iter()
+            .find(|i| i["source"] == source && i["id"] == id)
+            .unwrap_or_else(|| panic!("{source}/{id}"))
+            .clone()
+    };
+    let ifradel = find("ifradel", "ifradel-actu-0662");
+    let racines = find(
+        "racines-rurales",
+        "tag:racines-rurales.example.net,2026:agenda-0219",
+    );
+    let story = ifradel["story"].as_str().unwrap().to_string();
+    assert!(story.parse::<u64>().is_ok(), "short, URL-safe: {story}");
+    assert_eq!(racines["story"], ifradel["story"]);
+    let also: Vec<&str> = ifradel["also"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(also, ["racines-rurales", "confluences"]);
+    for a in ifradel["also"].as_array().unwrap() {
+        assert!(a["url"].as_str().unwrap().starts_with("https://"));
+        assert!(a["published"].is_string());
+    }
+    let alone = find("valmont", "vm-intl-2026-036");
+    assert_eq!(alone["also"].as_array().unwrap().len(), 0);
+
+    // stories show: members and why.
+    let out = relais(Some(&config), &["stories", "show", &story, "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["id"], story.as_str());
+    let members = shown["members"].as_array().unwrap();
+    assert_eq!(members.len(), 3);
+    // The earliest is the primary; the others joined by text — or founded the story,
+    // when `fetch` happened to poll them first (sources are polled concurrently).
+    assert_eq!(members[0]["source"], "ifradel");
+    assert_eq!(members[0]["primary"], true);
+    assert!(members[0]["why"].as_str().unwrap().starts_with("primary"));
+    let mut by_text = 0;
+    for m in members {
+        match m["rule"].as_str().unwrap() {
+            "text" => {
+                assert!(m["score"].as_f64().unwrap() >= 0.35, "{m}");
+                by_text += 1;
+            }
+            "primary" => assert!(m["score"].is_null(), "{m}"),
+            other => panic!("unexpected rule {other}: {m}"),
+        }
+    }
+    assert_eq!(by_text, 2, "{members:?}");
+    let out = relais(
+        Some(&config),
+        &["stories", "show", "ifradel/ifradel-actu-0662"],
+    );
+    let text = stdout(&out);
+    assert!(
+        text.starts_with(&format!("story {story} — 3 appearances")),
+        "{text}"
+    );
+    assert!(text.contains("why: primary"), "{text}");
+    assert!(text.contains("why: text 0."), "{text}");
+
+    // split, then merge back: each says what it did and holds across a re-fetch.
+    let racines_ref = "racines-rurales/tag:racines-rurales.example.net,2026:agenda-0219";
+    let out = relais(Some(&config), &["stories", "split", racines_ref]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(&format!("left story {story}")),
+        "{}",
+        stdout(&out)
+    );
+    let out = relais(Some(&config), &["fetch"]);
+    assert!(out.status.success());
+    let out = relais(Some(&config), &["stories", "show", racines_ref, "--json"]);
+    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["members"].as_array().unwrap().len(), 1);
+    assert_ne!(shown["id"], story.as_str());
+    let out = relais(
+        Some(&config),
+        &["stories", "merge", "ifradel/ifradel-actu-0662", racines_ref],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(&format!("into story {story}")),
+        "{}",
+        stdout(&out)
+    );
+    let out = relais(Some(&config), &["stories", "show", racines_ref, "--json"]);
+    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["id"], story.as_str());
+    let merged = shown["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["source"] == "racines-rurales")
+        .unwrap()
+        .clone();
+    assert_eq!(merged["rule"], "operator merge");
+
+    // Unknown ids: exit 1, one clear line.
+    for args in [
+        vec!["stories", "show", "999999"],
+        vec!["stories", "show", "ifradel/nope"],
+        vec!["stories", "split", "ifradel/nope"],
+        vec!["stories", "merge", "ifradel/ifradel-actu-0662", "nope"],
+        vec!["stories", "split", "valmont/vm-intl-2026-036"],
+    ] {
+        let out = relais(Some(&config), &args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stdout(&out));
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let err = stderr(&relais(
+        Some(&config),
+        &["stories", "split", "ifradel/nope"],
+    ));
+    assert!(err.contains("ifradel/nope"), "{err}");
+    let err = stderr(&relais(Some(&config), &["stories", "show", "999999"]));
+    assert!(err.contains("`999999`"), "{err}");
+}
+
+#[test]
+fn dedup_eval_reports_each_pair_and_precision_and_recall() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pairs.jsonl");
+    let side = |source: &str, title: &str, summary: &str, url: &str, published: &str| serde_json::json!({"source": source, "title": title, "summary": summary, "url": url, "published": published});
+    let lines = [
+        serde_json::json!({
+            "a": side("CIEDEL", "Formation : mobiliser les financements européens",
+                "Du 12 au 14 mars 2018, trois jours pour comprendre les instruments européens \
+                 accessibles aux collectivités et s'exercer au montage d'une note conceptuelle.",
+                "https://ciedel.example.org/formations/financements-europeens-2018",
+                "2018-01-15T09:00:00+01:00"),
+            "b": side("Centre-Loire Coopération", "Fonds européens : une formation en mars à Lyon",
+                "Le CIEDEL organise à Lyon une session de trois jours, du 12 au 14 mars, sur les \
+                 financements de l'Union européenne et la rédaction d'une note conceptuelle.",
+                "https://centreloire.example.org/formations/fonds-europeens-lyon",
+                "2018-01-23T15:00:00+01:00"),
+            "same": true, "kind": "cross_post"}),
+        serde_json::json!({
+            "a": side("RESACOOP", "Permanence conseil à Chambéry",
+                "Un chargé de mission reçoit les porteurs de projets le mercredi 10 avril à Chambéry.",
+                "https://resacoop.example.org/agenda/permanence-chambery", "2019-03-25T08:00:00Z"),
+            "b": side("RESACOOP", "Permanence conseil à Valence",
+                "Un chargé de mission reçoit les porteurs de projets le mercredi 3 avril à Valence.",
+                "https://resacoop.example.org/agenda/permanence-valence", "2019-03-18T08:00:00Z"),
+            "same": false, "kind": "hard_negative"}),
+        serde_json::json!({
+            "a": side("CUF", "Groupe-pays Haïti : compte rendu de la réunion du 22 mars",
+                "Le compte rendu revient sur le nouveau fonds de soutien aux communes haïtiennes.",
+                "https://cuf.example.org/groupes-pays/haiti/compte-rendu/", "2018-04-09T10:00:00+02:00"),
+            "b": side("CUF", "Groupe-pays Haïti : compte rendu de la réunion du 22 mars",
+                "Le compte rendu revient sur le nouveau fonds de soutien aux communes haïtiennes.",
+                "http://www.cuf.example.org/groupes-pays/haiti/compte-rendu?utm_source=x",
+                "2018-04-09T10:00:00+02:00")}),
+    ];
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(&file, text).unwrap();
+
+    let out = relais(None, &["dedup-eval", file.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let pairs = doc["pairs"].as_array().unwrap();
+    assert_eq!(pairs.len(), 3);
+    assert_eq!(pairs[0]["line"], 1);
+    assert_eq!(pairs[0]["same"], true);
+    assert_eq!(pairs[0]["rule"], "text");
+    assert!(pairs[0]["score"].as_f64().unwrap() >= 0.35);
+    assert_eq!(pairs[1]["same"], false);
+    assert!(
+        pairs[1]["note"].as_str().unwrap().starts_with("vetoed"),
+        "{}",
+        pairs[1]
+    );
+    assert_eq!(pairs[2]["same"], true);
+    assert_eq!(pairs[2]["rule"], "url");
+    assert_eq!(pairs[2]["score"], 1.0);
+    assert_eq!(doc["precision"], 1.0);
+    assert_eq!(doc["recall"], 1.0);
+    assert_eq!(doc["by_kind"]["cross_post"]["recall"], 1.0);
+    assert_eq!(doc["by_kind"]["hard_negative"]["merged"], 0);
+    assert_eq!(doc["items"], 6);
+
+    let out = relais(None, &["dedup-eval", file.to_str().unwrap()]);
+    let text = stdout(&out);
+    assert!(text.contains("precision 1.000  recall 1.000"), "{text}");
+    assert!(text.contains("cross_post"), "{text}");
+
+    std::fs::write(&file, "{\"a\": 1}\n").unwrap();
+    let out = relais(None, &["dedup-eval", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("pairs.jsonl:1: not a pair"),
+        "{}",
+        stderr(&out)
+    );
+}

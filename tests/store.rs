@@ -443,7 +443,7 @@ fn backup_then_restore_gives_back_the_same_store() {
     let mut lines = text.lines();
     let header: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
     assert_eq!(header["relais_backup"], 1);
-    assert_eq!(header["schema"], 1);
+    assert_eq!(header["schema"], relais::store::SCHEMA_VERSION);
     assert!(header["created"].is_string());
     let types: Vec<String> = lines
         .map(|l| {
@@ -456,6 +456,10 @@ fn backup_then_restore_gives_back_the_same_store() {
     assert_eq!(types.iter().filter(|t| *t == "item").count(), 4);
     assert_eq!(types.iter().filter(|t| *t == "source_state").count(), 3);
     assert_eq!(types.iter().filter(|t| *t == "tombstone").count(), 3);
+    // Every item is in a story; each story is one line.
+    let stories = types.iter().filter(|t| *t == "story").count() as u64;
+    assert_eq!(stories, store.verify().unwrap().stories);
+    assert!((1..=4).contains(&stories), "{stories}");
 
     let (_dir2, restored) = temp_store();
     let stats = restored.restore(&mut Cursor::new(text.as_bytes())).unwrap();
@@ -588,7 +592,11 @@ fn a_bad_backup_line_is_named_and_leaves_the_store_empty() {
         ),
         (
             "newer schema",
-            good.replacen("\"schema\":1", "\"schema\":7", 1),
+            good.replacen(
+                &format!("\"schema\":{}", relais::store::SCHEMA_VERSION),
+                "\"schema\":7",
+                1,
+            ),
             1,
             "schema 7 is newer",
         ),

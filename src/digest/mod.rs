@@ -98,24 +98,42 @@ pub struct DatedStory {
     pub first_seen: DateTime<Utc>,
 }
 
-/// The stories published in `[since, until)`, newest first. The one place the digest
-/// reads stories from the store: today one story per item.
+/// The stories published in `[since, until)`, newest first: the one place the digest
+/// reads stories from the store. A story sits at its primary (earliest) appearance, and
+/// is first seen when that appearance was: a later cross-post credits another partner
+/// without making the story late.
 pub fn period_stories(
     store: &Store,
     since: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> Result<Vec<DatedStory>, StoreError> {
     let mut out = Vec::new();
-    store.walk_newest(None, Some(since), &mut |stored| {
-        if stored.item.published < until {
-            out.push(DatedStory {
-                first_seen: stored.first_seen,
-                story: Story::single(stored.item),
-            });
+    let mut failure = None;
+    store.walk_stories(None, &mut |visit| {
+        let item = &visit.story.item;
+        if item.published < since {
+            return false;
+        }
+        if item.published < until {
+            let source = item.source.as_deref().unwrap_or_default();
+            match store.get_item(source, &item.id) {
+                Ok(Some(primary)) => out.push(DatedStory {
+                    first_seen: primary.first_seen,
+                    story: visit.story,
+                }),
+                Ok(None) => {}
+                Err(e) => {
+                    failure = Some(e);
+                    return false;
+                }
+            }
         }
         true
     })?;
-    Ok(out)
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
 }
 
 /// What an issue of `period` takes from the store.

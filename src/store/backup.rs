@@ -8,9 +8,18 @@
 //! {"type":"item","first_seen":"…","item":{…the Item JSON shape…}}
 //! {"type":"source_state","state":{…SourceState…}}
 //! {"type":"tombstone","source":"ciedel","id":"…","pruned_at":"…","published":"…"}
+//! {"type":"story","id":7,"members":[{"source":"ciedel","id":"…","rule":"primary"},
+//!   {"source":"cuf","id":"…","rule":"text","score":0.52,"with":{"source":"ciedel","id":"…"}}]}
+//! {"type":"story_link","kind":"apart","a":{"source":"…","id":"…"},"b":{…}}
 //! {"type":"digest_entry","entry":{…LedgerEntry: a digest's period and its state…}}
 //! {"type":"digest_issue","issue":{…ArchivedIssue: an issue as it was sent…}}
 //! ```
+//!
+//! Stories and the operators' overrides (`story_link`: `apart` after a split,
+//! `together` after a merge) name items by source and id, so they survive the new
+//! internal numbers; story ids are kept. The story index is rebuilt from the items, and
+//! an item no story line names (a backup of schema 1, or an item stored while the backup
+//! ran) is matched as a new one would be, oldest first, honouring the overrides.
 //! Items come in the store's internal order (order of first sight) and get new internal
 //! numbers in that same order on restore, so the listing order — ties included — survives
 //! the round trip; every index and counter is rebuilt from the records. Unknown fields are
@@ -35,10 +44,15 @@ use sled::transaction::ConflictableTransactionError;
 use sled::Transactional;
 
 use super::digests::{self, ArchivedIssue, LedgerEntry};
-use super::keys::{id_key, num_bytes, source_prefix, source_time_key, split_id_key, time_key};
-use super::records::{self, decode_item, ItemRecord, TombstoneRecord};
+use super::keys::{
+    id_key, num_bytes, num_from_tail, pair_key, source_prefix, source_time_key, split_id_key,
+    split_pair_key, time_key,
+};
+use super::records::{self, decode_item, ItemRecord, MemberRecord, StoryRecord, TombstoneRecord};
+use super::stories::{APART, STORY_SEQ_KEY, TOGETHER};
 use super::{add_count, Store, StoreError, EMPTY, RESTORING_KEY, SCHEMA_VERSION};
 use crate::model::{Item, SourceState};
+use crate::stories::Rule;
 
 /// Version of the backup file format (the header's `relais_backup`).
 pub const BACKUP_FORMAT: u32 = 1;
@@ -52,6 +66,8 @@ pub struct BackupStats {
     pub items: u64,
     pub source_states: u64,
     pub tombstones: u64,
+    pub stories: u64,
+    pub story_links: u64,
     /// Digest ledger entries and archived issues.
     pub digest_records: u64,
 }
@@ -63,8 +79,8 @@ impl std::fmt::Display for BackupStats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} items, {} source states, {} tombstones",
-            self.items, self.source_states, self.tombstones
+            "{} items, {} source states, {} tombstones, {} stories, {} story overrides",
+            self.items, self.source_states, self.tombstones, self.stories, self.story_links
         )?;
         if self.digest_records > 0 {
             write!(f, ", {} digest records", self.digest_records)?;
@@ -96,12 +112,46 @@ enum Line {
         pruned_at: DateTime<Utc>,
         published: DateTime<Utc>,
     },
+    Story {
+        id: u64,
+        members: Vec<BackupMember>,
+    },
+    StoryLink {
+        kind: LinkKind,
+        a: ItemRef,
+        b: ItemRef,
+    },
     DigestEntry {
         entry: LedgerEntry,
     },
     DigestIssue {
         issue: ArchivedIssue,
     },
+}
+
+/// An item named by what survives a restore: its source and publisher id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct ItemRef {
+    source: String,
+    id: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct BackupMember {
+    source: String,
+    id: String,
+    rule: Rule,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    score: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    with: Option<ItemRef>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum LinkKind {
+    Apart,
+    Together,
 }
 
 impl Store {
@@ -149,6 +199,58 @@ impl Store {
             )?;
             stats.tombstones += 1;
         }
+        let name = |num: u64| -> Result<Option<ItemRef>, StoreError> {
+            Ok(self.get_by_num(num)?.map(|s| ItemRef {
+                source: s.item.source.unwrap_or_default(),
+                id: s.item.id,
+            }))
+        };
+        for entry in self.t.stories.iter() {
+            let (k, v) = entry.map_err(|e| self.storage(e))?;
+            let id = num_from_tail(&k).ok_or_else(|| self.corrupt("story key", "not a number"))?;
+            let r: StoryRecord = records::decode(&v).map_err(|m| self.corrupt("story", &m))?;
+            let mut members = Vec::with_capacity(r.members.len());
+            for m in &r.members {
+                // An item pruned while the backup ran is left out with its story entry.
+                let Some(item) = name(m.item)? else {
+                    continue;
+                };
+                let with = match m.with {
+                    Some(w) => name(w)?,
+                    None => None,
+                };
+                members.push(BackupMember {
+                    source: item.source,
+                    id: item.id,
+                    rule: m.rule,
+                    score: m.score,
+                    with,
+                });
+            }
+            if !members.is_empty() {
+                write_line(&mut out, &Line::Story { id, members })?;
+                stats.stories += 1;
+            }
+        }
+        for entry in self.t.overrides.iter() {
+            let (k, v) = entry.map_err(|e| self.storage(e))?;
+            let Some((a, b)) = split_pair_key(&k) else {
+                continue;
+            };
+            // Stored both ways; written once.
+            if a > b {
+                continue;
+            }
+            let kind = match v.first() {
+                Some(&APART) => LinkKind::Apart,
+                Some(&TOGETHER) => LinkKind::Together,
+                _ => continue,
+            };
+            if let (Some(a), Some(b)) = (name(a)?, name(b)?) {
+                write_line(&mut out, &Line::StoryLink { kind, a, b })?;
+                stats.story_links += 1;
+            }
+        }
         for entry in self.t.ledger.iter() {
             let (_, v) = entry.map_err(|e| self.storage(e))?;
             let entry: LedgerEntry =
@@ -179,7 +281,12 @@ impl Store {
             .insert(RESTORING_KEY, EMPTY)
             .map_err(|e| self.storage(e))?;
         self.flush()?;
-        match self.restore_lines(input) {
+        let restored = self.restore_lines(input).and_then(|stats| {
+            // Index every item; match those no story line named.
+            self.rebuild_stories(false)?;
+            Ok(stats)
+        });
+        match restored {
             Ok(stats) => {
                 self.t
                     .meta
@@ -266,11 +373,29 @@ impl Store {
             &t.sources,
             &t.tombstones,
             &t.counts,
+            &t.stories,
+            &t.item_story,
+            &t.overrides,
+            &t.meta,
             &t.ledger,
             &t.archive,
         )
             .transaction(
-                |(items_t, by_time, by_source, ids, sources, tombs, counts, ledger, archive)| {
+                |(
+                    items_t,
+                    by_time,
+                    by_source,
+                    ids,
+                    sources,
+                    tombs,
+                    counts,
+                    stories,
+                    item_story,
+                    overrides,
+                    meta,
+                    ledger,
+                    archive,
+                )| {
                     let mut added = RestoreStats::default();
                     let mut per_source: HashMap<&str, i64> = HashMap::new();
                     let dup = |line: usize, what: String| {
@@ -344,6 +469,104 @@ impl Store {
                                 tombs.insert(idk, bytes)?;
                                 added.tombstones += 1;
                             }
+                            Line::Story { id, members } => {
+                                let abort_line = |message: String| {
+                                    ConflictableTransactionError::Abort(StoreError::Restore {
+                                        line,
+                                        message,
+                                    })
+                                };
+                                if stories.get(num_bytes(*id))?.is_some() {
+                                    return Err(dup(line, format!("story {id}")));
+                                }
+                                let num_of = |r: &ItemRef| -> Result<
+                                    Option<u64>,
+                                    sled::transaction::UnabortableTransactionError,
+                                > {
+                                    let prefix = source_prefix(&r.source).unwrap_or_default();
+                                    Ok(ids
+                                        .get(id_key(&prefix, &r.id))?
+                                        .and_then(|v| num_from_tail(&v)))
+                                };
+                                let mut record = StoryRecord {
+                                    primary: 0,
+                                    members: Vec::new(),
+                                };
+                                for m in members {
+                                    let r = ItemRef {
+                                        source: m.source.clone(),
+                                        id: m.id.clone(),
+                                    };
+                                    // A member the backup holds no item for (pruned
+                                    // while it ran) is dropped.
+                                    let Some(num) = num_of(&r)? else {
+                                        continue;
+                                    };
+                                    if item_story.get(num_bytes(num))?.is_some() {
+                                        return Err(abort_line(format!(
+                                            "item {}/{} is in two stories",
+                                            r.source, r.id
+                                        )));
+                                    }
+                                    let Some(raw) = items_t.get(num_bytes(num))? else {
+                                        continue;
+                                    };
+                                    let at = decode_item(&raw)
+                                        .map_err(abort_line)?
+                                        .item
+                                        .published
+                                        .timestamp();
+                                    let with = match &m.with {
+                                        Some(w) => num_of(w)?,
+                                        None => None,
+                                    };
+                                    record.members.push(MemberRecord {
+                                        item: num,
+                                        at,
+                                        rule: m.rule,
+                                        score: m.score,
+                                        with,
+                                    });
+                                    item_story.insert(&num_bytes(num)[..], &num_bytes(*id)[..])?;
+                                }
+                                if record.members.is_empty() {
+                                    continue;
+                                }
+                                record.elect_primary();
+                                let bytes = records::encode(&record).map_err(abort_line)?;
+                                stories.insert(&num_bytes(*id)[..], bytes)?;
+                                let next = meta
+                                    .get(STORY_SEQ_KEY)?
+                                    .and_then(|v| num_from_tail(&v))
+                                    .unwrap_or(1);
+                                if id.saturating_add(1) > next {
+                                    meta.insert(
+                                        STORY_SEQ_KEY,
+                                        &id.saturating_add(1).to_be_bytes()[..],
+                                    )?;
+                                }
+                                added.stories += 1;
+                            }
+                            Line::StoryLink { kind, a, b } => {
+                                let num_of = |r: &ItemRef| -> Result<
+                                    Option<u64>,
+                                    sled::transaction::UnabortableTransactionError,
+                                > {
+                                    let prefix = source_prefix(&r.source).unwrap_or_default();
+                                    Ok(ids
+                                        .get(id_key(&prefix, &r.id))?
+                                        .and_then(|v| num_from_tail(&v)))
+                                };
+                                if let (Some(na), Some(nb)) = (num_of(a)?, num_of(b)?) {
+                                    let value = match kind {
+                                        LinkKind::Apart => APART,
+                                        LinkKind::Together => TOGETHER,
+                                    };
+                                    overrides.insert(&pair_key(na, nb)[..], &[value][..])?;
+                                    overrides.insert(&pair_key(nb, na)[..], &[value][..])?;
+                                    added.story_links += 1;
+                                }
+                            }
                             Line::DigestEntry { entry } => {
                                 let k = digests::key(&entry.digest, &entry.period)
                                     .map_err(ConflictableTransactionError::Abort)?;
@@ -390,6 +613,8 @@ impl Store {
         stats.items += added.items;
         stats.source_states += added.source_states;
         stats.tombstones += added.tombstones;
+        stats.stories += added.stories;
+        stats.story_links += added.story_links;
         stats.digest_records += added.digest_records;
         Ok(())
     }
@@ -406,11 +631,16 @@ impl Store {
             &t.sources,
             &t.tombstones,
             &t.counts,
+            &t.stories,
+            &t.item_story,
+            &t.story_index,
+            &t.overrides,
             &t.ledger,
             &t.archive,
         ] {
             tree.clear().map_err(|e| self.storage(e))?;
         }
+        t.meta.remove(STORY_SEQ_KEY).map_err(|e| self.storage(e))?;
         t.meta.remove(RESTORING_KEY).map_err(|e| self.storage(e))?;
         self.flush()
     }
@@ -447,9 +677,10 @@ fn parse_line(text: &str) -> Result<Line, String> {
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
     let kind = match value.get("type").and_then(serde_json::Value::as_str) {
-        Some(k @ ("item" | "source_state" | "tombstone" | "digest_entry" | "digest_issue")) => {
-            k.to_string()
-        }
+        Some(
+            k @ ("item" | "source_state" | "tombstone" | "story" | "story_link" | "digest_entry"
+            | "digest_issue"),
+        ) => k.to_string(),
         Some(other) => return Err(format!("unknown record type {other:?}")),
         None => return Err("record has no \"type\"".to_string()),
     };

@@ -96,6 +96,66 @@ pub(crate) fn split_id_key(key: &[u8]) -> Option<(String, String)> {
     ))
 }
 
+/// Tag of the story index entries that hold a canonical URL's key (bands use 0..16).
+pub(crate) const TAG_URL: u8 = 0x40;
+/// Tag of the story index entries that hold a normalised title's key.
+pub(crate) const TAG_TITLE: u8 = 0x41;
+/// Length of a story index key: tag, bucket, day, item number.
+pub(crate) const STORY_KEY_LEN: usize = 1 + 4 + 4 + NUM_LEN;
+
+/// Days since 1970-01-01 (negative before), saturated to 32 bits.
+pub(crate) fn day_of(t: DateTime<Utc>) -> i32 {
+    let days = t.timestamp().div_euclid(86_400);
+    days.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+}
+
+/// A day as 4 bytes whose byte order is time order (sign bit flipped, big-endian).
+fn day_bytes(day: i32) -> [u8; 4] {
+    ((day as u32) ^ (1 << 31)).to_be_bytes()
+}
+
+/// `tag ++ bucket ++ day ++ number`: one entry of the story index. Candidates for a new
+/// item are found by one range scan per tag and bucket over the days of its window.
+pub(crate) fn story_key(tag: u8, bucket: u32, day: i32, num: u64) -> [u8; STORY_KEY_LEN] {
+    let mut out = [0u8; STORY_KEY_LEN];
+    out[0] = tag;
+    out[1..5].copy_from_slice(&bucket.to_be_bytes());
+    out[5..9].copy_from_slice(&day_bytes(day));
+    out[9..].copy_from_slice(&num_bytes(num));
+    out
+}
+
+/// The inclusive key range of one tag and bucket from day `from` to day `to`.
+pub(crate) fn story_range(
+    tag: u8,
+    bucket: u32,
+    from: i32,
+    to: i32,
+) -> ([u8; STORY_KEY_LEN], [u8; STORY_KEY_LEN]) {
+    (
+        story_key(tag, bucket, from, 0),
+        story_key(tag, bucket, to, u64::MAX),
+    )
+}
+
+/// `a ++ b`: an operator's override between two items (stored both ways).
+pub(crate) fn pair_key(a: u64, b: u64) -> [u8; 2 * NUM_LEN] {
+    let mut out = [0u8; 2 * NUM_LEN];
+    out[..NUM_LEN].copy_from_slice(&num_bytes(a));
+    out[NUM_LEN..].copy_from_slice(&num_bytes(b));
+    out
+}
+
+/// The two item numbers of a pair key.
+pub(crate) fn split_pair_key(key: &[u8]) -> Option<(u64, u64)> {
+    if key.len() != 2 * NUM_LEN {
+        return None;
+    }
+    let a: [u8; NUM_LEN] = key.get(..NUM_LEN)?.try_into().ok()?;
+    let b: [u8; NUM_LEN] = key.get(NUM_LEN..)?.try_into().ok()?;
+    Some((u64::from_be_bytes(a), u64::from_be_bytes(b)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,6 +200,22 @@ mod tests {
             Some(("ab".to_string(), "c/d é".to_string()))
         );
         assert!(source_prefix(&"x".repeat(70_000)).is_none());
+    }
+
+    #[test]
+    fn story_keys_sort_by_tag_bucket_then_day() {
+        let d = |y, m, dd| day_of(Utc.with_ymd_and_hms(y, m, dd, 12, 0, 0).unwrap());
+        assert_eq!(d(1970, 1, 1), 0);
+        assert_eq!(d(1969, 12, 31), -1);
+        assert!(story_key(1, 7, d(1969, 12, 31), 9) < story_key(1, 7, d(1970, 1, 1), 1));
+        assert!(story_key(1, 7, d(2030, 1, 1), 9) < story_key(1, 8, d(1990, 1, 1), 1));
+        let (lo, hi) = story_range(1, 7, d(2024, 1, 1), d(2024, 3, 1));
+        let inside = story_key(1, 7, d(2024, 2, 1), 42);
+        assert!(lo <= inside && inside <= hi);
+        assert!(story_key(1, 7, d(2024, 3, 2), 0) > hi);
+        assert_eq!(num_from_tail(&inside), Some(42));
+        assert_eq!(split_pair_key(&pair_key(3, u64::MAX)), Some((3, u64::MAX)));
+        assert_eq!(split_pair_key(&[1, 2]), None);
     }
 
     #[test]

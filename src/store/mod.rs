@@ -50,6 +50,7 @@ mod backup;
 mod digests;
 mod keys;
 mod records;
+mod stories;
 #[cfg(test)]
 mod tests;
 
@@ -66,10 +67,14 @@ pub use backup::{BackupStats, RestoreStats};
 pub use digests::{ArchivedIssue, LedgerEntry, LedgerState, LedgerStep};
 use keys::{id_key, num_bytes, num_from_tail, source_prefix, source_time_key, time_key};
 use records::{decode_item, ItemRecord, TombstoneRecord};
+pub use stories::{Merged, Split, StoryDetail, StoryMember, StoryVisit};
 
 /// Version of the store's layout (trees, keys, record shapes). Bumped with a migration
 /// when any of them changes incompatibly; a store with a newer version is refused.
-pub const SCHEMA_VERSION: u32 = 1;
+///
+/// 2: stories (`stories`, `item_story`, `story_index`, `story_overrides`). A store of
+/// version 1 is migrated at open: every item is matched, oldest first.
+pub const SCHEMA_VERSION: u32 = 2;
 
 const SCHEMA_KEY: &[u8] = b"schema_version";
 /// Present while a restore is writing: a store found with it at open was left half
@@ -115,6 +120,10 @@ pub enum StoreError {
     Restore { line: usize, message: String },
     #[error("backup: {0}")]
     Backup(String),
+    #[error("no stored item has the id {feed}/{id} (ids look like source/item-id; see `relais items --json`)")]
+    UnknownItem { feed: String, id: String },
+    #[error("{0}")]
+    Override(String),
     #[error("store: {0}")]
     Other(String),
 }
@@ -125,12 +134,16 @@ pub struct StoreOptions {
     /// Bytes of sled page cache. sled's own default (1 GiB) is far too much for a small
     /// daemon; values under 1 MiB are raised to 1 MiB.
     pub cache_capacity: u64,
+    /// How far apart two items may be published and still be compared for a story
+    /// (`[stories] window`).
+    pub story_window: std::time::Duration,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
             cache_capacity: 64 * 1024 * 1024,
+            story_window: crate::stories::DEFAULT_WINDOW,
         }
     }
 }
@@ -164,6 +177,7 @@ pub struct StoredItem {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct VerifyReport {
     pub items: u64,
+    pub stories: u64,
     pub sources: u64,
     pub tombstones: u64,
 }
@@ -182,6 +196,10 @@ struct Trees {
     /// Digest ledger and archive (see `digests`).
     ledger: sled::Tree,
     archive: sled::Tree,
+    stories: sled::Tree,
+    item_story: sled::Tree,
+    story_index: sled::Tree,
+    overrides: sled::Tree,
 }
 
 impl Trees {
@@ -197,6 +215,10 @@ impl Trees {
             meta: db.open_tree("meta")?,
             ledger: db.open_tree("digest_ledger")?,
             archive: db.open_tree("digest_archive")?,
+            stories: db.open_tree("stories")?,
+            item_story: db.open_tree("item_story")?,
+            story_index: db.open_tree("story_index")?,
+            overrides: db.open_tree("story_overrides")?,
         })
     }
 
@@ -212,6 +234,10 @@ impl Trees {
             &self.counts,
             &self.ledger,
             &self.archive,
+            &self.stories,
+            &self.item_story,
+            &self.story_index,
+            &self.overrides,
         ]
         .iter()
         .all(|t| t.is_empty())
@@ -232,6 +258,12 @@ pub struct Store {
     changes: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// Bumped whenever a source's state is written (every poll): health shown on pages.
     state_changes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Candidate window of story matching.
+    window: std::time::Duration,
+    /// Held from a batch's story decisions to its commit (and by prune, restore and the
+    /// operators' overrides), so that what the decisions read cannot move before they
+    /// are written: two sources posting the same story at once are still matched.
+    ingest: std::sync::Arc<std::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -263,13 +295,31 @@ impl Store {
             t,
             changes: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0)),
             state_changes: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0)),
+            window: options.story_window,
+            ingest: std::sync::Arc::new(std::sync::Mutex::new(())),
         };
         store.check_schema()?;
         Ok(store)
     }
 
+    /// The ingest lock (see the field). A poisoned lock is still a lock: the data it
+    /// guards is in sled, whose transactions were either committed or not.
+    pub(crate) fn lock_ingest(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.ingest
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Refuses a newer or half-restored store; stamps a new one with our version.
     fn check_schema(&self) -> Result<(), StoreError> {
+        if self
+            .t
+            .meta
+            .contains_key(RESTORING_KEY)
+            .map_err(|e| self.storage(e))?
+        {
+            return Err(StoreError::IncompleteRestore { path: self.shown() });
+        }
         match self.t.meta.get(SCHEMA_KEY).map_err(|e| self.storage(e))? {
             Some(v) => {
                 let found = <[u8; 4]>::try_from(v.as_ref())
@@ -282,7 +332,21 @@ impl Store {
                         supported: SCHEMA_VERSION,
                     });
                 }
-                // Versions older than ours would be migrated here; 1 is the first.
+                if found < 2 {
+                    // Before stories: match every item, oldest first, then say so. A
+                    // crash in between leaves version 1, and the next open starts over.
+                    let matched = self.rebuild_stories(true)?;
+                    tracing::info!(
+                        path = %self.shown(),
+                        items = matched,
+                        "store migrated to schema 2: stories built"
+                    );
+                    self.t
+                        .meta
+                        .insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes()[..])
+                        .map_err(|e| self.storage(e))?;
+                    self.flush()?;
+                }
             }
             None if self.t.is_empty() => {
                 self.t
@@ -294,14 +358,6 @@ impl Store {
             None => {
                 return Err(self.corrupt("schema version", "missing although the store holds data"))
             }
-        }
-        if self
-            .t
-            .meta
-            .contains_key(RESTORING_KEY)
-            .map_err(|e| self.storage(e))?
-        {
-            return Err(StoreError::IncompleteRestore { path: self.shown() });
         }
         Ok(())
     }
@@ -388,6 +444,31 @@ impl Store {
             path: &path,
             now,
         };
+        let _guard = self.lock_ingest();
+        // Story decisions for the new items, from reads made now (see `stories`).
+        let mut planner = stories::Planner::new(self);
+        let mut plan_of: HashMap<usize, usize> = HashMap::new();
+        let mut first: HashSet<&str> = HashSet::new();
+        for (i, incoming) in items.iter().enumerate() {
+            if !first.insert(incoming.id.as_str()) {
+                continue;
+            }
+            let idk = id_key(&prefix, &incoming.id);
+            let known = self.t.ids.contains_key(&idk).map_err(|e| self.storage(e))?
+                || self
+                    .t
+                    .tombstones
+                    .contains_key(&idk)
+                    .map_err(|e| self.storage(e))?;
+            if known {
+                continue;
+            }
+            let mut item = incoming.clone();
+            item.source = Some(state.id.clone());
+            planner.plan(None, &item)?;
+            plan_of.insert(i, planner.planned.len() - 1);
+        }
+        let planned = &planner.planned;
         let t = &self.t;
         let result = (
             &t.items,
@@ -397,25 +478,64 @@ impl Store {
             &t.sources,
             &t.tombstones,
             &t.counts,
+            &t.stories,
+            &t.item_story,
+            &t.story_index,
+            &t.meta,
         )
             .transaction(
-                |(items_t, by_time, by_source, ids, sources, tombs, counts)| {
+                |(
+                    items_t,
+                    by_time,
+                    by_source,
+                    ids,
+                    sources,
+                    tombs,
+                    counts,
+                    stories_t,
+                    item_story,
+                    story_index,
+                    meta,
+                )| {
+                    let story_tx = stories::StoryTx {
+                        stories: stories_t,
+                        item_story,
+                        index: story_index,
+                        meta,
+                        path: &path,
+                    };
                     let tx = PollTx {
                         items: items_t,
                         by_time,
                         by_source,
                         ids,
                         tombstones: tombs,
+                        stories: &story_tx,
                     };
                     let mut w = PollWrite::default();
                     let mut seen: HashSet<&str> = HashSet::new();
-                    for incoming in &items {
+                    let mut nums: Vec<Option<u64>> = vec![None; planned.len()];
+                    let mut unplanned: Vec<(u64, &Item)> = Vec::new();
+                    for (i, incoming) in items.iter().enumerate() {
                         if seen.insert(incoming.id.as_str()) {
-                            tx.stage(&ctx, incoming, &mut w)?;
+                            if let Some(num) = tx.stage(&ctx, incoming, &mut w)? {
+                                match plan_of.get(&i).and_then(|&p| nums.get_mut(p)) {
+                                    Some(slot) => *slot = Some(num),
+                                    None => unplanned.push((num, incoming)),
+                                }
+                            }
                         } else {
                             let id = incoming.id.as_str();
                             tracing::debug!(source = ctx.source, id, "duplicate id in a poll");
                         }
+                    }
+                    story_tx.apply(planned, &nums)?;
+                    for (num, incoming) in unplanned {
+                        // Not new when planned, new now: cannot happen under the ingest
+                        // lock; if it does, the item still gets a story (its own).
+                        let mut item = incoming.clone();
+                        item.source = Some(ctx.source.to_string());
+                        story_tx.found(num, &crate::stories::Features::of(&item))?;
                     }
                     let mut state = state.clone();
                     if w.new > 0 {
@@ -507,6 +627,16 @@ impl Store {
         since: Option<DateTime<Utc>>,
         visit: &mut dyn FnMut(StoredItem) -> bool,
     ) -> Result<(), StoreError> {
+        self.walk_numbered(source, since, &mut |_, stored| visit(stored))
+    }
+
+    /// [`Store::walk_newest`] with each item's internal number.
+    pub(crate) fn walk_numbered(
+        &self,
+        source: Option<&str>,
+        since: Option<DateTime<Utc>>,
+        visit: &mut dyn FnMut(u64, StoredItem) -> bool,
+    ) -> Result<(), StoreError> {
         let lowest_time = keys::time_bytes(since.unwrap_or(DateTime::<Utc>::MIN_UTC));
         let iter = match source {
             None => self.t.by_time.range(lowest_time.to_vec()..),
@@ -527,7 +657,7 @@ impl Store {
                 .ok_or_else(|| self.corrupt("index key", "shorter than an item number"))?;
             // An index entry whose item vanished was pruned between the two reads.
             if let Some(stored) = self.get_by_num(num)? {
-                if !visit(stored) {
+                if !visit(num, stored) {
                     break;
                 }
             }
@@ -615,6 +745,7 @@ impl Store {
     /// many were pruned. Runs in transactions of a few hundred items, flushed at the end;
     /// a crash in between leaves whole chunks pruned or not, never half an item.
     pub fn prune(&self, older_than: DateTime<Utc>) -> Result<usize, StoreError> {
+        let _guard = self.lock_ingest();
         let now = Utc::now();
         let upper = keys::time_bytes(older_than);
         let mut candidates = Vec::new();
@@ -628,6 +759,11 @@ impl Store {
         let path = self.shown();
         let mut pruned = 0;
         for chunk in candidates.chunks(PRUNE_CHUNK) {
+            // Overrides naming these items go with them (scans cannot run inside).
+            let mut links: HashMap<u64, Vec<Vec<u8>>> = HashMap::new();
+            for &num in chunk {
+                links.insert(num, self.override_keys_of(num)?);
+            }
             let n = (
                 &t.items,
                 &t.by_time,
@@ -635,49 +771,83 @@ impl Store {
                 &t.ids,
                 &t.tombstones,
                 &t.counts,
+                &t.stories,
+                &t.item_story,
+                &t.story_index,
+                &t.meta,
+                &t.overrides,
             )
-                .transaction(|(items_t, by_time, by_source, ids, tombs, counts)| {
-                    let mut removed: HashMap<String, i64> = HashMap::new();
-                    let mut n = 0;
-                    for &num in chunk {
-                        let Some(raw) = items_t.get(num_bytes(num))? else {
-                            continue; // gone since the scan
+                .transaction(
+                    |(
+                        items_t,
+                        by_time,
+                        by_source,
+                        ids,
+                        tombs,
+                        counts,
+                        stories_t,
+                        item_story,
+                        story_index,
+                        meta,
+                        overrides,
+                    )| {
+                        let story_tx = stories::StoryTx {
+                            stories: stories_t,
+                            item_story,
+                            index: story_index,
+                            meta,
+                            path: &path,
                         };
-                        let record = decode_item(&raw)
-                            .map_err(|m| abort(corrupt(&path, "item", &format!("#{num}"), &m)))?;
-                        // Re-checked: an update may have moved it since the scan.
-                        if record.item.published >= older_than || retention_exempt(&record) {
-                            continue;
+                        let mut removed: HashMap<String, i64> = HashMap::new();
+                        let mut n = 0;
+                        for &num in chunk {
+                            let Some(raw) = items_t.get(num_bytes(num))? else {
+                                continue; // gone since the scan
+                            };
+                            let record = decode_item(&raw).map_err(|m| {
+                                abort(corrupt(&path, "item", &format!("#{num}"), &m))
+                            })?;
+                            // Re-checked: an update may have moved it since the scan.
+                            if record.item.published >= older_than || retention_exempt(&record) {
+                                continue;
+                            }
+                            let what = format!("#{num}");
+                            let source = record
+                                .item
+                                .source
+                                .clone()
+                                .filter(|s| !s.is_empty())
+                                .ok_or_else(|| {
+                                    abort(corrupt(&path, "item", &what, "has no source"))
+                                })?;
+                            let prefix = source_prefix(&source).ok_or_else(|| {
+                                abort(corrupt(&path, "item", &what, "source id too long"))
+                            })?;
+                            let published = record.item.published;
+                            items_t.remove(&num_bytes(num)[..])?;
+                            by_time.remove(time_key(published, num))?;
+                            by_source.remove(source_time_key(&prefix, published, num))?;
+                            let idk = id_key(&prefix, &record.item.id);
+                            ids.remove(idk.clone())?;
+                            let tomb = TombstoneRecord {
+                                pruned_at: now,
+                                published,
+                            };
+                            tombs.insert(idk, encode(&tomb, &path, &record.item.id)?)?;
+                            story_tx.unindex(&crate::stories::Features::of(&record.item), num)?;
+                            story_tx.remove(num)?;
+                            for k in links.get(&num).into_iter().flatten() {
+                                overrides.remove(&k[..])?;
+                            }
+                            *removed.entry(source).or_default() -= 1;
+                            n += 1;
                         }
-                        let what = format!("#{num}");
-                        let source = record
-                            .item
-                            .source
-                            .clone()
-                            .filter(|s| !s.is_empty())
-                            .ok_or_else(|| abort(corrupt(&path, "item", &what, "has no source")))?;
-                        let prefix = source_prefix(&source).ok_or_else(|| {
-                            abort(corrupt(&path, "item", &what, "source id too long"))
-                        })?;
-                        let published = record.item.published;
-                        items_t.remove(&num_bytes(num)[..])?;
-                        by_time.remove(time_key(published, num))?;
-                        by_source.remove(source_time_key(&prefix, published, num))?;
-                        let idk = id_key(&prefix, &record.item.id);
-                        ids.remove(idk.clone())?;
-                        let tomb = TombstoneRecord {
-                            pruned_at: now,
-                            published,
-                        };
-                        tombs.insert(idk, encode(&tomb, &path, &record.item.id)?)?;
-                        *removed.entry(source).or_default() -= 1;
-                        n += 1;
-                    }
-                    for (source, delta) in &removed {
-                        add_count(counts, source, *delta, &path)?;
-                    }
-                    Ok(n)
-                })
+                        for (source, delta) in &removed {
+                            add_count(counts, source, *delta, &path)?;
+                        }
+                        Ok(n)
+                    },
+                )
                 .map_err(|e| self.tx_error(e))?;
             pruned += n;
         }
@@ -718,6 +888,7 @@ impl Store {
     pub fn verify(&self) -> Result<VerifyReport, StoreError> {
         let mut report = VerifyReport::default();
         let mut per_source: HashMap<String, u64> = HashMap::new();
+        let mut all: HashMap<u64, Item> = HashMap::new();
         for entry in self.t.items.iter() {
             let (k, v) = entry.map_err(|e| self.storage(e))?;
             let num = num_from_tail(&k).ok_or_else(|| self.corrupt("item key", "not a number"))?;
@@ -754,7 +925,9 @@ impl Store {
             }
             *per_source.entry(source).or_default() += 1;
             report.items += 1;
+            all.insert(num, r.item);
         }
+        report.stories = self.verify_stories(&all)?;
         for (name, tree) in [
             ("time index", &self.t.by_time),
             ("source index", &self.t.by_source),
@@ -837,22 +1010,29 @@ struct PollTx<'a> {
     by_source: &'a TransactionalTree,
     ids: &'a TransactionalTree,
     tombstones: &'a TransactionalTree,
+    stories: &'a stories::StoryTx<'a>,
 }
 
 impl PollTx<'_> {
     /// Stages one incoming item (new, update, unchanged or tombstoned; see
-    /// [`Store::apply_poll`]) and counts it in `w`.
-    fn stage(&self, ctx: &PollCtx<'_>, incoming: &Item, w: &mut PollWrite) -> TxResult<()> {
+    /// [`Store::apply_poll`]) and counts it in `w`. Returns the number of a new item:
+    /// its story is written by the caller, with the batch's decisions.
+    fn stage(
+        &self,
+        ctx: &PollCtx<'_>,
+        incoming: &Item,
+        w: &mut PollWrite,
+    ) -> TxResult<Option<u64>> {
         let bad = |what: &str, m: &str| abort(corrupt(ctx.path, what, &incoming.id, m));
         let idk = id_key(ctx.prefix, &incoming.id);
         let Some(num) = self.ids.get(&idk)? else {
             if self.tombstones.get(&idk)?.is_some() {
                 w.tombstoned += 1;
-            } else {
-                self.insert_new(ctx, incoming)?;
-                w.new += 1;
+                return Ok(None);
             }
-            return Ok(());
+            let num = self.insert_new(ctx, incoming)?;
+            w.new += 1;
+            return Ok(Some(num));
         };
         let num = Some(num.len())
             .filter(|&l| l == keys::NUM_LEN)
@@ -864,7 +1044,7 @@ impl PollTx<'_> {
         let stored = decode_item(&raw).map_err(|m| bad("item", &m))?;
         if stored.item.content_hash == incoming.content_hash {
             w.unchanged += 1;
-            return Ok(());
+            return Ok(None);
         }
         let mut item = incoming.clone();
         item.source = Some(ctx.source.to_string());
@@ -881,6 +1061,17 @@ impl PollTx<'_> {
             self.by_time.insert(time_key(new, num), EMPTY)?;
             self.by_source
                 .insert(source_time_key(ctx.prefix, new, num), EMPTY)?;
+            self.stories.moved(num, new)?;
+        }
+        // An edit keeps the item in its story (operators' decisions included); only
+        // its index entries follow its new words, for the items still to come.
+        let (before, after) = (
+            crate::stories::Features::of(&stored.item),
+            crate::stories::Features::of(&item),
+        );
+        if stories::index_keys(&before, num) != stories::index_keys(&after, num) {
+            self.stories.unindex(&before, num)?;
+            self.stories.index(&after, num)?;
         }
         let record = ItemRecord {
             first_seen: stored.first_seen,
@@ -889,10 +1080,10 @@ impl PollTx<'_> {
         let bytes = encode(&record, ctx.path, &incoming.id)?;
         self.items.insert(&num_bytes(num)[..], bytes)?;
         w.updated += 1;
-        Ok(())
+        Ok(None)
     }
 
-    fn insert_new(&self, ctx: &PollCtx<'_>, incoming: &Item) -> TxResult<()> {
+    fn insert_new(&self, ctx: &PollCtx<'_>, incoming: &Item) -> TxResult<u64> {
         let num = self.items.generate_id()?;
         let mut item = incoming.clone();
         item.source = Some(ctx.source.to_string());
@@ -908,7 +1099,7 @@ impl PollTx<'_> {
             .insert(source_time_key(ctx.prefix, published, num), EMPTY)?;
         self.ids
             .insert(id_key(ctx.prefix, &incoming.id), &num_bytes(num)[..])?;
-        Ok(())
+        Ok(num)
     }
 }
 

@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Item, SourceState};
+use crate::stories::Rule;
 
 /// Version byte written in front of every record.
 pub(crate) const RECORD_VERSION: u8 = 1;
@@ -32,6 +33,40 @@ pub(crate) struct TombstoneRecord {
     pub pruned_at: DateTime<Utc>,
     /// The pruned item's published time, for operators reading a backup.
     pub published: DateTime<Utc>,
+}
+
+/// A story as stored: its members and the primary among them. Members carry their
+/// published time so that the primary (the earliest) is found without reading items.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct StoryRecord {
+    /// Item number of the primary member.
+    pub primary: u64,
+    pub members: Vec<MemberRecord>,
+}
+
+/// One item of a story and why it is there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct MemberRecord {
+    pub item: u64,
+    /// The item's `published`, as Unix seconds.
+    pub at: i64,
+    pub rule: Rule,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    /// The member it matched (or, for an operator merge, the item named with it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub with: Option<u64>,
+}
+
+impl StoryRecord {
+    /// The earliest member (ties: the first stored) becomes the primary, and keeps the
+    /// rule `primary`; a former primary that is no longer first keeps `primary` as its
+    /// reason too (it founded the story).
+    pub fn elect_primary(&mut self) {
+        if let Some(first) = self.members.iter().min_by_key(|m| (m.at, m.item)) {
+            self.primary = first.item;
+        }
+    }
 }
 
 pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, String> {

@@ -1,6 +1,7 @@
 //! Unit tests that need the store's insides (raw trees, encodings): schema refusal,
 //! atomicity under a failure in the middle of a batch, the restore marker.
 
+use super::stories;
 use super::*;
 use chrono::TimeZone;
 
@@ -199,4 +200,117 @@ fn records_on_disk_are_a_version_byte_then_json() {
     let json: serde_json::Value = serde_json::from_slice(&raw[1..]).unwrap();
     assert_eq!(json["item"]["source"], "cuf");
     assert_eq!(json["first_seen"], "2024-05-02T12:00:00Z");
+}
+
+fn cross_post(source: &str, id: &str, title: &str, published: DateTime<Utc>) -> Item {
+    let mut it = item(id, "h", published);
+    it.url = Some(format!("https://{source}.example.org/{id}"));
+    it.canonical_url = it.url.clone();
+    it.title = title.to_string();
+    it.summary = "Jardins partagés, tiers-lieux : les communs en débat avec l’IFRADEL et \
+                  Racines Rurales, le jeudi 10 décembre à Lyon, journée d’étude."
+        .to_string();
+    it
+}
+
+#[test]
+fn a_schema_1_store_gets_its_stories_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    {
+        let store = Store::open(&path).unwrap();
+        store
+            .apply_poll(
+                &state("ifradel", "e"),
+                vec![cross_post(
+                    "ifradel",
+                    "a",
+                    "Journée d’étude sur les communs à Lyon",
+                    day(1),
+                )],
+                day(2),
+            )
+            .unwrap();
+        store
+            .apply_poll(
+                &state("racines", "e"),
+                vec![
+                    cross_post(
+                        "racines",
+                        "b",
+                        "Communs territoriaux : journée à Lyon",
+                        day(2),
+                    ),
+                    item("c", "h", day(3)),
+                ],
+                day(3),
+            )
+            .unwrap();
+        // As a relais from before stories left it: no story trees, schema 1.
+        for tree in [&store.t.stories, &store.t.item_story, &store.t.story_index] {
+            tree.clear().unwrap();
+        }
+        store.t.meta.remove(stories::STORY_SEQ_KEY).unwrap();
+        store
+            .t
+            .meta
+            .insert(SCHEMA_KEY, &1u32.to_be_bytes()[..])
+            .unwrap();
+        store.flush().unwrap();
+        assert!(
+            store.verify().is_err(),
+            "items without stories are inconsistent"
+        );
+    }
+    let store = Store::open(&path).unwrap();
+    let v = store.t.meta.get(SCHEMA_KEY).unwrap().unwrap();
+    assert_eq!(v.as_ref(), &SCHEMA_VERSION.to_be_bytes()[..]);
+    let report = store.verify().unwrap();
+    assert_eq!((report.items, report.stories), (3, 2));
+    assert_eq!(
+        store.story_id_of("ifradel", "a").unwrap(),
+        store.story_id_of("racines", "b").unwrap()
+    );
+    // The oldest item came first: it is the primary.
+    let s = store.story_id_of("racines", "b").unwrap().unwrap();
+    assert_eq!(store.story(s).unwrap().unwrap().item.id, "a");
+}
+
+#[test]
+fn an_edit_keeps_the_story_and_moves_the_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db")).unwrap();
+    let a = cross_post(
+        "ifradel",
+        "a",
+        "Journée d’étude sur les communs à Lyon",
+        day(1),
+    );
+    let b = cross_post(
+        "racines",
+        "b",
+        "Communs territoriaux : journée à Lyon",
+        day(2),
+    );
+    store
+        .apply_poll(&state("ifradel", "e"), vec![a.clone()], day(2))
+        .unwrap();
+    store
+        .apply_poll(&state("racines", "e"), vec![b], day(3))
+        .unwrap();
+    let s = store.story_id_of("ifradel", "a").unwrap().unwrap();
+    let keys_before = store.t.story_index.len();
+    // The primary is edited: new words, a later date. Same story; the primary is now
+    // the other appearance, the earliest.
+    let mut edited = a;
+    edited.summary = "Un tout autre texte sur le budget de la métropole.".into();
+    edited.published = day(5);
+    edited.content_hash = "h2".into();
+    store
+        .apply_poll(&state("ifradel", "e"), vec![edited], day(6))
+        .unwrap();
+    assert_eq!(store.story_id_of("ifradel", "a").unwrap(), Some(s));
+    assert_eq!(store.story(s).unwrap().unwrap().item.id, "b");
+    assert!(store.t.story_index.len() <= keys_before + 2);
+    store.verify().unwrap();
 }
