@@ -63,7 +63,7 @@ use crate::model::{Item, SourceState};
 pub use backup::{BackupStats, RestoreStats};
 use keys::{id_key, num_bytes, num_from_tail, source_prefix, source_time_key, time_key};
 use records::{decode_item, ItemRecord, TombstoneRecord};
-pub use stories::{Merged, Split, StoryDetail, StoryMember, StoryVisit};
+pub use stories::{Merged, Preview, Split, StoryDetail, StoryFootprint, StoryMember, StoryVisit};
 
 /// Version of the store's layout (trees, keys, record shapes). Bumped with a migration
 /// when any of them changes incompatibly; a store with a newer version is refused.
@@ -253,6 +253,8 @@ pub struct Store {
     /// operators' overrides), so that what the decisions read cannot move before they
     /// are written: two sources posting the same story at once are still matched.
     ingest: std::sync::Arc<std::sync::Mutex<()>>,
+    /// Features of recent items, for matching (see `stories::FeatureCache`).
+    features: std::sync::Arc<std::sync::Mutex<stories::FeatureCache>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -286,6 +288,7 @@ impl Store {
             state_changes: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0)),
             window: options.story_window,
             ingest: std::sync::Arc::new(std::sync::Mutex::new(())),
+            features: std::sync::Arc::new(std::sync::Mutex::new(stories::FeatureCache::default())),
         };
         store.check_schema()?;
         Ok(store)
@@ -457,7 +460,9 @@ impl Store {
             planner.plan(None, &item)?;
             plan_of.insert(i, planner.planned.len() - 1);
         }
-        let planned = &planner.planned;
+        let decisions = std::mem::take(&mut planner.planned);
+        drop(planner);
+        let planned = &decisions;
         let t = &self.t;
         let result = (
             &t.items,
@@ -500,6 +505,7 @@ impl Store {
                         ids,
                         tombstones: tombs,
                         stories: &story_tx,
+                        store: self,
                     };
                     let mut w = PollWrite::default();
                     let mut seen: HashSet<&str> = HashSet::new();
@@ -534,10 +540,16 @@ impl Store {
                     let bytes =
                         records::encode_state(&state).map_err(|m| abort(StoreError::Other(m)))?;
                     sources.insert(ctx.source.as_bytes(), bytes)?;
-                    Ok(w)
+                    Ok((w, nums))
                 },
             );
-        let w = result.map_err(|e| self.tx_error(e))?;
+        let (w, nums) = result.map_err(|e| self.tx_error(e))?;
+        // The new items' features, for the items to come.
+        for (num, p) in nums.iter().zip(decisions) {
+            if let Some(num) = num {
+                self.remember_features(*num, std::sync::Arc::new(p.features));
+            }
+        }
         self.flush()?;
         if w.new + w.updated > 0 {
             self.note_change();
@@ -824,6 +836,7 @@ impl Store {
                             };
                             tombs.insert(idk, encode(&tomb, &path, &record.item.id)?)?;
                             story_tx.unindex(&crate::stories::Features::of(&record.item), num)?;
+                            self.forget_features(num);
                             story_tx.remove(num)?;
                             for k in links.get(&num).into_iter().flatten() {
                                 overrides.remove(&k[..])?;
@@ -1000,6 +1013,8 @@ struct PollTx<'a> {
     ids: &'a TransactionalTree,
     tombstones: &'a TransactionalTree,
     stories: &'a stories::StoryTx<'a>,
+    /// For its cache of features, which an edit makes stale.
+    store: &'a Store,
 }
 
 impl PollTx<'_> {
@@ -1058,6 +1073,7 @@ impl PollTx<'_> {
             crate::stories::Features::of(&stored.item),
             crate::stories::Features::of(&item),
         );
+        self.store.forget_features(num);
         if stories::index_keys(&before, num) != stories::index_keys(&after, num) {
             self.stories.unindex(&before, num)?;
             self.stories.index(&after, num)?;

@@ -140,10 +140,11 @@ pub enum Verdict {
     Different,
 }
 
-/// A word as matching counts it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A word as matching counts it: its hash (of the folded, stemmed form), so that
+/// comparing two texts compares numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Word {
-    pub text: String,
+    pub key: u64,
     pub weight: u8,
     /// A proper noun, a number or a date: what two texts about one event share.
     pub anchor: bool,
@@ -156,7 +157,7 @@ pub struct Features {
     pub source: Option<String>,
     pub url_key: Option<String>,
     pub title_key: Option<String>,
-    /// Sorted by text, each once.
+    /// Sorted by key, each once.
     pub words: Vec<Word>,
     pub dates: Vec<EventDate>,
     pub years: Vec<i32>,
@@ -252,9 +253,9 @@ impl Features {
         }
     }
 
-    /// The shingles MinHash signs: the words, without their weights.
-    pub fn shingles(&self) -> impl Iterator<Item = &str> {
-        self.words.iter().map(|w| w.text.as_str())
+    /// The shingles MinHash signs: the words (their hashes), without their weights.
+    pub fn shingles(&self) -> impl Iterator<Item = u64> + '_ {
+        self.words.iter().map(|w| w.key)
     }
 
     pub fn signature(&self) -> Option<minhash::Signature> {
@@ -282,8 +283,14 @@ impl Features {
         // One word, or two or three run together (« Cap Rural » for `caprural`).
         for n in 1..=3 {
             if names.windows(n).any(|w| {
-                w.iter().map(|(x, _)| x.len()).sum::<usize>() == joined.len()
-                    && w.iter().map(|(x, _)| x.as_str()).collect::<String>() == joined
+                let mut rest = joined.as_str();
+                w.iter().all(|(x, _)| match rest.strip_prefix(x.as_str()) {
+                    Some(r) => {
+                        rest = r;
+                        true
+                    }
+                    None => false,
+                }) && rest.is_empty()
             }) {
                 return true;
             }
@@ -306,6 +313,12 @@ impl Features {
         }
         false
     }
+}
+
+/// The key of a word: 64 bits of hash (two distinct words colliding is a chance in
+/// billions per comparison, and would add one shared word).
+fn word_key(word: &str) -> u64 {
+    minhash::fnv1a(word.as_bytes())
 }
 
 /// The normalised title: folded words, elisions dropped; `None` when it proves nothing.
@@ -343,7 +356,7 @@ fn words_of(tokens: &[Token], date_tokens: &[usize], dates: &[EventDate]) -> Vec
                 }
             }
             out.push(Word {
-                text: n.to_string(),
+                key: word_key(&n.to_string()),
                 weight: if n >= 10 { 2 } else { 1 },
                 anchor: false,
             });
@@ -358,7 +371,7 @@ fn words_of(tokens: &[Token], date_tokens: &[usize], dates: &[EventDate]) -> Vec
                 w.len() == 4 && w.parse::<u32>().is_ok_and(|y| (1900..=2099).contains(&y));
             let significant = w.len() >= 2 && !is_year;
             out.push(Word {
-                text: w.to_string(),
+                key: word_key(w),
                 weight: if significant { 2 } else { 1 },
                 anchor: significant,
             });
@@ -367,22 +380,22 @@ fn words_of(tokens: &[Token], date_tokens: &[usize], dates: &[EventDate]) -> Vec
         let proper = (t.caps || (t.cap && !t.start)) && !text::is_generic_proper(w);
         let word = text::translate(w).unwrap_or(w);
         out.push(Word {
-            text: text::stem(word),
+            key: word_key(&text::stem(word)),
             weight: if proper { 3 } else { 1 },
             anchor: proper,
         });
     }
     for d in dates {
         out.push(Word {
-            text: format!("#{}-{}", d.day, d.month),
+            key: word_key(&format!("#{}-{}", d.day, d.month)),
             weight: 3,
             anchor: true,
         });
     }
-    out.sort_by(|a, b| a.text.cmp(&b.text).then(b.weight.cmp(&a.weight)));
+    out.sort_by(|a, b| a.key.cmp(&b.key).then(b.weight.cmp(&a.weight)));
     // Keep each word once, with its highest weight (a name capitalised once is a name).
     out.dedup_by(|later, kept| {
-        if later.text == kept.text {
+        if later.key == kept.key {
             kept.anchor |= later.anchor;
             true
         } else {
@@ -441,7 +454,7 @@ pub fn text_score(a: &Features, b: &Features) -> (f64, bool) {
     let mut shared = 0u32;
     let mut anchored = false;
     while let (Some(x), Some(y)) = (a.words.get(i), b.words.get(j)) {
-        match x.text.cmp(&y.text) {
+        match x.key.cmp(&y.key) {
             std::cmp::Ordering::Less => i += 1,
             std::cmp::Ordering::Greater => j += 1,
             std::cmp::Ordering::Equal => {
@@ -500,11 +513,12 @@ pub fn similar(a: &Features, b: &Features, window: Duration) -> Option<Match> {
             score: 1.0,
         });
     }
-    let mentioned = match (&a.source, &b.source) {
+    // The publisher's name is looked for only when it is all that is missing.
+    let mentioned = || match (&a.source, &b.source) {
         (Some(sa), Some(sb)) if sa != sb => a.mentions(sb) || b.mentions(sa),
         _ => false,
     };
-    if score >= threshold(apart) && (anchored || mentioned) {
+    if score >= threshold(apart) && (anchored || mentioned()) {
         return Some(Match {
             rule: Rule::Text,
             score: (score * 100.0).round() / 100.0,
