@@ -73,6 +73,8 @@ pub use stories::{Merged, Preview, Split, StoryDetail, StoryFootprint, StoryMemb
 pub const SCHEMA_VERSION: u32 = 2;
 
 const SCHEMA_KEY: &[u8] = b"schema_version";
+/// The version of the matching that built the story index (see `check_story_index`).
+const INDEX_VERSION_KEY: &[u8] = b"story_index_version";
 /// Present while a restore is writing: a store found with it at open was left half
 /// restored by a crash and is refused rather than silently used.
 const RESTORING_KEY: &[u8] = b"restore_in_progress";
@@ -291,6 +293,7 @@ impl Store {
             features: std::sync::Arc::new(std::sync::Mutex::new(stories::FeatureCache::default())),
         };
         store.check_schema()?;
+        store.check_story_index()?;
         Ok(store)
     }
 
@@ -300,6 +303,30 @@ impl Store {
         self.ingest
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The story index is made of what this relais reads in a text (words, hashes,
+    /// bands): when a store was indexed by a relais that read differently, the index is
+    /// rebuilt from the items (stories and overrides stay as they are).
+    fn check_story_index(&self) -> Result<(), StoreError> {
+        let want = crate::stories::INDEX_VERSION.to_be_bytes();
+        let found = self
+            .t
+            .meta
+            .get(INDEX_VERSION_KEY)
+            .map_err(|e| self.storage(e))?;
+        if found.as_deref() == Some(&want[..]) {
+            return Ok(());
+        }
+        if found.is_some() || !self.t.items.is_empty() {
+            let matched = self.rebuild_stories(false)?;
+            tracing::info!(path = %self.shown(), matched, "story index rebuilt");
+        }
+        self.t
+            .meta
+            .insert(INDEX_VERSION_KEY, &want[..])
+            .map_err(|e| self.storage(e))?;
+        self.flush()
     }
 
     /// Refuses a newer or half-restored store; stamps a new one with our version.
@@ -336,6 +363,13 @@ impl Store {
                     self.t
                         .meta
                         .insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes()[..])
+                        .map_err(|e| self.storage(e))?;
+                    self.t
+                        .meta
+                        .insert(
+                            INDEX_VERSION_KEY,
+                            &crate::stories::INDEX_VERSION.to_be_bytes()[..],
+                        )
                         .map_err(|e| self.storage(e))?;
                     self.flush()?;
                 }

@@ -44,7 +44,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::Item;
 use crate::normalise::urls::match_key;
-use text::{EventDate, Stage, Token};
+use text::Token;
+pub use text::{EventDate, Stage};
+
+/// Version of what the store's story index is made of: the words read from a text, their
+/// hashes, the MinHash functions and bands, the URL and title keys. Bump it with any
+/// change to those: stores indexed by another version rebuild their index at open.
+pub const INDEX_VERSION: u32 = 1;
 
 /// Default candidate window: items published up to this far apart can be compared.
 pub const DEFAULT_WINDOW: Duration = Duration::from_secs(60 * 86_400);
