@@ -6,12 +6,14 @@
 //! # Rules, in order
 //! 1. **Same page** ([`Rule::Url`]): the canonical URLs have the same
 //!    [`match_key`](crate::normalise::urls::match_key) (scheme, `www.`, trailing slash,
-//!    tracking parameters and fragment folded). Home pages (no path) never match: some
-//!    feeds link every item to the site's root.
+//!    tracking parameters and fragment folded). Home pages (no path) never match, nor
+//!    two items of one partner that say different things: some feeds link every item
+//!    to the site's root or news page.
 //! 2. **Same title** ([`Rule::Title`]): the normalised titles are equal (case, accents,
-//!    punctuation, apostrophes and French elisions folded). Titles of fewer than three
-//!    significant words, generic ones (« Agenda », « Édito »…) and titles derived from the
-//!    summary (the item had none) do not count.
+//!    punctuation, apostrophes and French elisions folded). Titles of fewer than four
+//!    significant words (numbers aside: « Appel à projets 2021 » is many partners'
+//!    title), generic ones (« Agenda », « Édito »…) and titles derived from the summary
+//!    (the item had none) do not count.
 //! 3. **Near-duplicate text** ([`Rule::Text`]): found through MinHash + LSH (see
 //!    [`minhash`]), verified exactly: the weighted containment of the two word sets
 //!    (shared weight over the smaller side's weight; proper nouns and dates weigh 3,
@@ -64,6 +66,8 @@ pub const SAME_SOURCE_THRESHOLD: f64 = 0.85;
 const NEAR: f64 = 21.0 * 86_400.0;
 /// From this distance on, [`TEXT_THRESHOLD_FAR`] applies; linear in between.
 const FAR: f64 = 60.0 * 86_400.0;
+/// Least significant words (not stop-words, not numbers) in a title for the title rule.
+const MIN_TITLE_WORDS: usize = 4;
 /// Least weight of the smaller side for a text match: three words prove nothing.
 const MIN_WEIGHT: u32 = 5;
 
@@ -335,9 +339,14 @@ fn title_key(tokens: &[Token]) -> Option<String> {
         .filter(|(i, _)| !text::elided(tokens, *i))
         .map(|(_, t)| t.word.as_str())
         .collect();
-    let significant = kept.iter().filter(|w| !text::is_stop(w)).count();
+    // Numbers do not count: « Appel à projets 2021 » or « Assemblée générale 2024 »
+    // are titles many partners use for different things.
+    let significant = kept
+        .iter()
+        .filter(|w| !text::is_stop(w) && !w.bytes().all(|b| b.is_ascii_digit()))
+        .count();
     let key = kept.join(" ");
-    (significant >= 3 && !generic_title(&key)).then_some(key)
+    (significant >= MIN_TITLE_WORDS && !generic_title(&key)).then_some(key)
 }
 
 /// The weighted words of a text: stop-words, elisions and the tokens read as dates
@@ -492,13 +501,18 @@ pub fn similar(a: &Features, b: &Features, window: Duration) -> Option<Match> {
         return None;
     }
     let same_source = a.source.is_some() && a.source == b.source;
-    if a.url_key.is_some() && a.url_key == b.url_key {
+    let (score, anchored) = text_score(a, b);
+    // One partner's two items on one page are the same item only if they say the same:
+    // sloppy feeds link every item to their news page.
+    if a.url_key.is_some()
+        && a.url_key == b.url_key
+        && (!same_source || score >= SAME_SOURCE_THRESHOLD)
+    {
         return Some(Match {
             rule: Rule::Url,
             score: 1.0,
         });
     }
-    let (score, anchored) = text_score(a, b);
     let same_title = a.title_key.is_some() && a.title_key == b.title_key;
     if same_source {
         // Only a republication: near-identical words.
