@@ -178,8 +178,9 @@ pub struct Features {
     pub workshop: bool,
     /// Names a gathering (rencontres, forum…).
     pub gathering: bool,
-    /// The folded tokens in order, with their capital: to find a publisher's name.
-    names: Vec<(String, bool)>,
+    /// The folded tokens in order, space-separated, a capitalised one marked with a
+    /// leading `^`: to find a publisher's name (rarely needed, so kept compact).
+    names: String,
 }
 
 /// Titles that name a kind of post, not a story.
@@ -259,7 +260,17 @@ impl Features {
             stage: text::stage(&title_tokens, &body_tokens),
             workshop: text::workshop(&all),
             gathering: text::names_gathering(&all),
-            names: all.iter().map(|t| (t.word.clone(), t.cap)).collect(),
+            names: all
+                .iter()
+                .map(|t| {
+                    if t.cap {
+                        format!("^{}", t.word)
+                    } else {
+                        t.word.clone()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
         }
     }
 
@@ -289,12 +300,20 @@ impl Features {
         if joined.len() < 3 {
             return false;
         }
-        let names = &self.names;
+        let names: Vec<(&str, bool)> = self
+            .names
+            .split(' ')
+            .filter(|w| !w.is_empty())
+            .map(|w| match w.strip_prefix('^') {
+                Some(word) => (word, true),
+                None => (w, false),
+            })
+            .collect();
         // One word, or two or three run together (« Cap Rural » for `caprural`).
         for n in 1..=3 {
             if names.windows(n).any(|w| {
                 let mut rest = joined.as_str();
-                w.iter().all(|(x, _)| match rest.strip_prefix(x.as_str()) {
+                w.iter().all(|(x, _)| match rest.strip_prefix(*x) {
                     Some(r) => {
                         rest = r;
                         true
