@@ -143,7 +143,10 @@ pub enum Command {
     ///
     /// Example: relais dedup-eval ../shared/dedup/dev.jsonl --json
     DedupEval {
+        /// The labelled pairs, one JSON object a line.
         file: PathBuf,
+        /// One JSON document: {"pairs": [{line, same, rule, score, note, kind, label}],
+        /// "precision", "recall", "by_kind", "stories_spanning_lines", …}.
         #[arg(long)]
         json: bool,
     },
@@ -204,7 +207,10 @@ pub enum StoriesCommand {
     ///
     /// Example: relais stories show ciedel/ciedel-actu-0431 --json
     Show {
+        /// A story id (a number), or an item as SOURCE/ITEM-ID.
         id: String,
+        /// One JSON document: {"id", "members": [{source, id, title, url, published,
+        /// primary, rule, score, with, why}]}.
         #[arg(long)]
         json: bool,
     },
@@ -212,11 +218,19 @@ pub enum StoriesCommand {
     /// never join its former companions again by itself.
     ///
     /// Example: relais stories split cuf/https://cuf.example.org/rencontres-2021/presentation
-    Split { item: String },
+    Split {
+        /// The item, as SOURCE/ITEM-ID (`relais items --json` shows both).
+        item: String,
+    },
     /// Put two items' stories together (SOURCE/ITEM-ID each), whatever the vetoes say.
     ///
     /// Example: relais stories merge ciedel/ciedel-actu-0431 cuf/cuf-actu-2019-07
-    Merge { item: String, other: String },
+    Merge {
+        /// One item, as SOURCE/ITEM-ID.
+        item: String,
+        /// The other item, as SOURCE/ITEM-ID.
+        other: String,
+    },
 }
 
 /// The configuration file to use: `--config`, `$RELAIS_CONFIG` (clap reads both), then

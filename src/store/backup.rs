@@ -281,6 +281,7 @@ impl Store {
             .insert(RESTORING_KEY, EMPTY)
             .map_err(|e| self.storage(e))?;
         self.flush()?;
+        self.forget_all_features();
         let restored = self.restore_lines(input).and_then(|stats| {
             // Index every item; match those no story line named.
             self.rebuild_stories(false)?;

@@ -67,7 +67,7 @@ pub use backup::{BackupStats, RestoreStats};
 pub use digests::{ArchivedIssue, LedgerEntry, LedgerState, LedgerStep};
 use keys::{id_key, num_bytes, num_from_tail, source_prefix, source_time_key, time_key};
 use records::{decode_item, ItemRecord, TombstoneRecord};
-pub use stories::{Merged, Split, StoryDetail, StoryMember, StoryVisit};
+pub use stories::{Merged, Preview, Split, StoryDetail, StoryFootprint, StoryMember, StoryVisit};
 
 /// Version of the store's layout (trees, keys, record shapes). Bumped with a migration
 /// when any of them changes incompatibly; a store with a newer version is refused.
@@ -77,6 +77,8 @@ pub use stories::{Merged, Split, StoryDetail, StoryMember, StoryVisit};
 pub const SCHEMA_VERSION: u32 = 2;
 
 const SCHEMA_KEY: &[u8] = b"schema_version";
+/// The version of the matching that built the story index (see `check_story_index`).
+const INDEX_VERSION_KEY: &[u8] = b"story_index_version";
 /// Present while a restore is writing: a store found with it at open was left half
 /// restored by a crash and is refused rather than silently used.
 const RESTORING_KEY: &[u8] = b"restore_in_progress";
@@ -264,6 +266,8 @@ pub struct Store {
     /// operators' overrides), so that what the decisions read cannot move before they
     /// are written: two sources posting the same story at once are still matched.
     ingest: std::sync::Arc<std::sync::Mutex<()>>,
+    /// Features of recent items, for matching (see `stories::FeatureCache`).
+    features: std::sync::Arc<std::sync::Mutex<stories::FeatureCache>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -297,8 +301,10 @@ impl Store {
             state_changes: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0)),
             window: options.story_window,
             ingest: std::sync::Arc::new(std::sync::Mutex::new(())),
+            features: std::sync::Arc::new(std::sync::Mutex::new(stories::FeatureCache::default())),
         };
         store.check_schema()?;
+        store.check_story_index()?;
         Ok(store)
     }
 
@@ -308,6 +314,30 @@ impl Store {
         self.ingest
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The story index is made of what this relais reads in a text (words, hashes,
+    /// bands): when a store was indexed by a relais that read differently, the index is
+    /// rebuilt from the items (stories and overrides stay as they are).
+    fn check_story_index(&self) -> Result<(), StoreError> {
+        let want = crate::stories::INDEX_VERSION.to_be_bytes();
+        let found = self
+            .t
+            .meta
+            .get(INDEX_VERSION_KEY)
+            .map_err(|e| self.storage(e))?;
+        if found.as_deref() == Some(&want[..]) {
+            return Ok(());
+        }
+        if found.is_some() || !self.t.items.is_empty() {
+            let matched = self.rebuild_stories(false)?;
+            tracing::info!(path = %self.shown(), matched, "story index rebuilt");
+        }
+        self.t
+            .meta
+            .insert(INDEX_VERSION_KEY, &want[..])
+            .map_err(|e| self.storage(e))?;
+        self.flush()
     }
 
     /// Refuses a newer or half-restored store; stamps a new one with our version.
@@ -344,6 +374,13 @@ impl Store {
                     self.t
                         .meta
                         .insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes()[..])
+                        .map_err(|e| self.storage(e))?;
+                    self.t
+                        .meta
+                        .insert(
+                            INDEX_VERSION_KEY,
+                            &crate::stories::INDEX_VERSION.to_be_bytes()[..],
+                        )
                         .map_err(|e| self.storage(e))?;
                     self.flush()?;
                 }
@@ -468,7 +505,9 @@ impl Store {
             planner.plan(None, &item)?;
             plan_of.insert(i, planner.planned.len() - 1);
         }
-        let planned = &planner.planned;
+        let decisions = std::mem::take(&mut planner.planned);
+        drop(planner);
+        let planned = &decisions;
         let t = &self.t;
         let result = (
             &t.items,
@@ -511,6 +550,7 @@ impl Store {
                         ids,
                         tombstones: tombs,
                         stories: &story_tx,
+                        store: self,
                     };
                     let mut w = PollWrite::default();
                     let mut seen: HashSet<&str> = HashSet::new();
@@ -545,10 +585,16 @@ impl Store {
                     let bytes =
                         records::encode_state(&state).map_err(|m| abort(StoreError::Other(m)))?;
                     sources.insert(ctx.source.as_bytes(), bytes)?;
-                    Ok(w)
+                    Ok((w, nums))
                 },
             );
-        let w = result.map_err(|e| self.tx_error(e))?;
+        let (w, nums) = result.map_err(|e| self.tx_error(e))?;
+        // The new items' features, for the items to come.
+        for (num, p) in nums.iter().zip(decisions) {
+            if let Some(num) = num {
+                self.remember_features(*num, std::sync::Arc::new(p.features));
+            }
+        }
         self.flush()?;
         if w.new + w.updated > 0 {
             self.note_change();
@@ -835,6 +881,7 @@ impl Store {
                             };
                             tombs.insert(idk, encode(&tomb, &path, &record.item.id)?)?;
                             story_tx.unindex(&crate::stories::Features::of(&record.item), num)?;
+                            self.forget_features(num);
                             story_tx.remove(num)?;
                             for k in links.get(&num).into_iter().flatten() {
                                 overrides.remove(&k[..])?;
@@ -1011,6 +1058,8 @@ struct PollTx<'a> {
     ids: &'a TransactionalTree,
     tombstones: &'a TransactionalTree,
     stories: &'a stories::StoryTx<'a>,
+    /// For its cache of features, which an edit makes stale.
+    store: &'a Store,
 }
 
 impl PollTx<'_> {
@@ -1069,6 +1118,7 @@ impl PollTx<'_> {
             crate::stories::Features::of(&stored.item),
             crate::stories::Features::of(&item),
         );
+        self.store.forget_features(num);
         if stories::index_keys(&before, num) != stories::index_keys(&after, num) {
             self.stories.unindex(&before, num)?;
             self.stories.index(&after, num)?;

@@ -25,7 +25,8 @@
 //! their stories together. Two items of one batch can join each other's story: the
 //! planner keeps the batch's earlier items as candidates.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -52,6 +53,63 @@ pub(crate) const TOGETHER: u8 = 2;
 const MAX_MEMBERS_READ: usize = 200;
 /// Items per transaction when stories are rebuilt.
 const REBUILD_CHUNK: usize = 256;
+
+/// Features of recently stored or read items. A new item's candidates are mostly
+/// recent items, each a candidate for many later ones: kept here, they are compared
+/// without being read and tokenised again. Bounded; an entry is dropped when its item
+/// is edited or pruned, and everything when stories are rebuilt.
+pub(crate) struct FeatureCache {
+    map: HashMap<u64, Arc<Features>>,
+    order: VecDeque<u64>,
+    cap: usize,
+}
+
+/// Items whose features are kept: a few months of a large network's news.
+const FEATURE_CACHE: usize = 16_384;
+
+impl Default for FeatureCache {
+    fn default() -> Self {
+        FeatureCache {
+            map: HashMap::new(),
+            order: VecDeque::new(),
+            cap: FEATURE_CACHE,
+        }
+    }
+}
+
+impl FeatureCache {
+    fn get(&self, num: u64) -> Option<Arc<Features>> {
+        self.map.get(&num).cloned()
+    }
+
+    pub(crate) fn put(&mut self, num: u64, f: Arc<Features>) {
+        if self.map.insert(num, f).is_none() {
+            self.order.push_back(num);
+        }
+        while self.map.len() > self.cap {
+            match self.order.pop_front() {
+                Some(old) => {
+                    self.map.remove(&old);
+                }
+                None => break,
+            }
+        }
+        // Forgotten entries leave stale numbers behind: compact now and then.
+        if self.order.len() > 4 * self.cap.max(1) {
+            let map = &self.map;
+            self.order.retain(|n| map.contains_key(n));
+        }
+    }
+
+    pub(crate) fn forget(&mut self, num: u64) {
+        self.map.remove(&num);
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.map.clear();
+        self.order.clear();
+    }
+}
 
 /// 32 bits of a string's hash: the bucket of a URL or title key.
 fn hash32(s: &str) -> u32 {
@@ -120,8 +178,10 @@ enum Key {
 pub(crate) struct Planner<'s> {
     store: &'s Store,
     window: Duration,
-    cache: HashMap<u64, Features>,
+    cache: HashMap<u64, Arc<Features>>,
     pub planned: Vec<Planned>,
+    /// Stored items compared with the planned ones (the cost that the window bounds).
+    pub compared: usize,
 }
 
 impl<'s> Planner<'s> {
@@ -131,6 +191,7 @@ impl<'s> Planner<'s> {
             window: store.window,
             cache: HashMap::new(),
             planned: Vec::new(),
+            compared: 0,
         }
     }
 
@@ -164,9 +225,15 @@ impl<'s> Planner<'s> {
         if self.cache.contains_key(&num) {
             return Ok(());
         }
+        if let Some(f) = self.store.cached_features(num) {
+            self.cache.insert(num, f);
+            return Ok(());
+        }
         match self.store.get_by_num(num) {
             Ok(Some(stored)) => {
-                self.cache.insert(num, Features::of(&stored.item));
+                let f = Arc::new(Features::of(&stored.item));
+                self.store.remember_features(num, Arc::clone(&f));
+                self.cache.insert(num, f);
             }
             Ok(None) => {}
             // A damaged record elsewhere must not stop this source's polls: the
@@ -230,10 +297,20 @@ impl<'s> Planner<'s> {
             }
         }
 
+        // Candidates from the index, verified word by word before their stories are
+        // even looked up: most are dropped here, for the price of a comparison.
         let mut keys: Vec<Key> = Vec::new();
         let batch_nums: HashSet<u64> = self.planned.iter().filter_map(|p| p.num).collect();
         for c in self.store.candidates(&features, self.window)? {
             if Some(c) == num || batch_nums.contains(&c) {
+                continue;
+            }
+            self.load(c)?;
+            let Some(f) = self.cache.get(&c) else {
+                continue;
+            };
+            self.compared += 1;
+            if stories::similar(&features, f, self.window).is_none() {
                 continue;
             }
             if let Some(s) = self.store.story_id_of_num(c)? {
@@ -294,7 +371,7 @@ impl<'s> Planner<'s> {
             if let Key::Stored(s) = key {
                 for m in members_of.get(s).into_iter().flatten() {
                     if let Some(f) = self.cache.get(m) {
-                        members.push((*m, f));
+                        members.push((*m, f.as_ref()));
                         forbidden |= apart.contains(m);
                     }
                 }
@@ -428,8 +505,8 @@ impl StoryTx<'_> {
             };
             self.index(&p.features, num)?;
             if p.preassigned {
-                if let Target::Story(s) = p.target {
-                    story_of_entry[i] = Some(s);
+                if let (Target::Story(s), Some(slot)) = (p.target, story_of_entry.get_mut(i)) {
+                    *slot = Some(s);
                 }
                 continue;
             }
@@ -583,6 +660,34 @@ pub struct Merged {
     pub absorbed: Option<u64>,
 }
 
+/// The story a new item would join, without storing it: `relais`'s matching as a dry
+/// run (for benchmarks, and for operators wondering what an item would do).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Preview {
+    /// The story it would join; `None` for a story of its own.
+    pub story: Option<u64>,
+    pub rule: Rule,
+    pub score: Option<f64>,
+    /// Stored items it was compared with.
+    pub compared: usize,
+}
+
+/// What the story trees take: entries and bytes (keys plus values, before sled's own
+/// overhead), per tree.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoryFootprint {
+    pub stories: (u64, u64),
+    pub item_story: (u64, u64),
+    pub index: (u64, u64),
+    pub overrides: (u64, u64),
+}
+
+impl StoryFootprint {
+    pub fn bytes(&self) -> u64 {
+        self.stories.1 + self.item_story.1 + self.index.1 + self.overrides.1
+    }
+}
+
 /// A story as channels list it, and the last change it shows (for Last-Modified).
 #[derive(Debug, Clone)]
 pub struct StoryVisit {
@@ -591,6 +696,34 @@ pub struct StoryVisit {
 }
 
 impl Store {
+    pub(crate) fn cached_features(&self, num: u64) -> Option<Arc<Features>> {
+        self.features
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(num)
+    }
+
+    pub(crate) fn remember_features(&self, num: u64, f: Arc<Features>) {
+        self.features
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .put(num, f);
+    }
+
+    pub(crate) fn forget_features(&self, num: u64) {
+        self.features
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .forget(num);
+    }
+
+    pub(crate) fn forget_all_features(&self) {
+        self.features
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+    }
+
     /// The candidate window of matching.
     pub fn story_window(&self) -> Duration {
         self.window
@@ -706,6 +839,46 @@ impl Store {
             Some(n) => self.story_id_of_num(n),
             None => Ok(None),
         }
+    }
+
+    /// Where `item` would go if it were stored now (nothing is written).
+    pub fn preview_story(&self, item: &Item) -> Result<Preview, StoreError> {
+        let _guard = self.lock_ingest();
+        let mut planner = Planner::new(self);
+        planner.plan(None, item)?;
+        let compared = planner.compared;
+        let Some(p) = planner.planned.pop() else {
+            return Err(StoreError::Other("matching planned nothing".to_string()));
+        };
+        Ok(Preview {
+            story: match p.target {
+                Target::Story(s) => Some(s),
+                Target::Batch(_) | Target::Own => None,
+            },
+            rule: p.rule,
+            score: p.score,
+            compared,
+        })
+    }
+
+    /// The size of the story trees (a full scan: for benchmarks and operators).
+    pub fn story_footprint(&self) -> Result<StoryFootprint, StoreError> {
+        let measure = |tree: &sled::Tree| -> Result<(u64, u64), StoreError> {
+            let mut n = 0;
+            let mut bytes = 0;
+            for entry in tree.iter() {
+                let (k, v) = entry.map_err(|e| self.storage(e))?;
+                n += 1;
+                bytes += (k.len() + v.len()) as u64;
+            }
+            Ok((n, bytes))
+        };
+        Ok(StoryFootprint {
+            stories: measure(&self.t.stories)?,
+            item_story: measure(&self.t.item_story)?,
+            index: measure(&self.t.story_index)?,
+            overrides: measure(&self.t.overrides)?,
+        })
     }
 
     /// How many stories the store holds.
@@ -1035,6 +1208,7 @@ impl Store {
     /// before stories existed). Returns how many items were matched.
     pub(crate) fn rebuild_stories(&self, forget: bool) -> Result<u64, StoreError> {
         let _guard = self.lock_ingest();
+        self.forget_all_features();
         self.t.story_index.clear().map_err(|e| self.storage(e))?;
         if forget {
             for tree in [&self.t.stories, &self.t.item_story] {

@@ -314,3 +314,52 @@ fn an_edit_keeps_the_story_and_moves_the_index() {
     assert!(store.t.story_index.len() <= keys_before + 2);
     store.verify().unwrap();
 }
+
+#[test]
+fn an_index_built_by_another_matching_is_rebuilt_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let story;
+    {
+        let store = Store::open(&path).unwrap();
+        let a = cross_post(
+            "ifradel",
+            "a",
+            "Journée d’étude sur les communs à Lyon",
+            day(1),
+        );
+        let b = cross_post(
+            "racines",
+            "b",
+            "Communs territoriaux : journée à Lyon",
+            day(2),
+        );
+        store
+            .apply_poll(&state("ifradel", "e"), vec![a], day(2))
+            .unwrap();
+        store
+            .apply_poll(&state("racines", "e"), vec![b], day(3))
+            .unwrap();
+        story = store.story_id_of("ifradel", "a").unwrap();
+        // As if written by a relais whose index differed: stale entries, old version.
+        store.t.story_index.clear().unwrap();
+        store.t.story_index.insert([9u8; 17], EMPTY).unwrap();
+        store
+            .t
+            .meta
+            .insert(INDEX_VERSION_KEY, &0u32.to_be_bytes()[..])
+            .unwrap();
+        store.flush().unwrap();
+        assert!(store.verify().is_err());
+    }
+    let store = Store::open(&path).unwrap();
+    store.verify().unwrap();
+    assert_eq!(store.story_id_of("ifradel", "a").unwrap(), story);
+    assert_eq!(store.story_id_of("racines", "b").unwrap(), story);
+    // The rebuilt index finds candidates again.
+    let c = cross_post("confluences", "c", "Communs et territoires à Lyon", day(4));
+    store
+        .apply_poll(&state("confluences", "e"), vec![c], day(5))
+        .unwrap();
+    assert_eq!(store.story_id_of("confluences", "c").unwrap(), story);
+}

@@ -6,12 +6,14 @@
 //! # Rules, in order
 //! 1. **Same page** ([`Rule::Url`]): the canonical URLs have the same
 //!    [`match_key`](crate::normalise::urls::match_key) (scheme, `www.`, trailing slash,
-//!    tracking parameters and fragment folded). Home pages (no path) never match: some
-//!    feeds link every item to the site's root.
+//!    tracking parameters and fragment folded). Home pages (no path) never match, nor
+//!    two items of one partner that say different things: some feeds link every item
+//!    to the site's root or news page.
 //! 2. **Same title** ([`Rule::Title`]): the normalised titles are equal (case, accents,
-//!    punctuation, apostrophes and French elisions folded). Titles of fewer than three
-//!    significant words, generic ones (« Agenda », « Édito »…) and titles derived from the
-//!    summary (the item had none) do not count.
+//!    punctuation, apostrophes and French elisions folded). Titles of fewer than four
+//!    significant words (numbers aside: « Appel à projets 2021 » is many partners'
+//!    title), generic ones (« Agenda », « Édito »…) and titles derived from the summary
+//!    (the item had none) do not count.
 //! 3. **Near-duplicate text** ([`Rule::Text`]): found through MinHash + LSH (see
 //!    [`minhash`]), verified exactly: the weighted containment of the two word sets
 //!    (shared weight over the smaller side's weight; proper nouns and dates weigh 3,
@@ -44,7 +46,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::Item;
 use crate::normalise::urls::match_key;
-use text::{EventDate, Stage, Token};
+use text::Token;
+pub use text::{EventDate, Stage};
+
+/// Version of what the store's story index is made of: the words read from a text, their
+/// hashes, the MinHash functions and bands, the URL and title keys. Bump it with any
+/// change to those: stores indexed by another version rebuild their index at open.
+pub const INDEX_VERSION: u32 = 1;
 
 /// Default candidate window: items published up to this far apart can be compared.
 pub const DEFAULT_WINDOW: Duration = Duration::from_secs(60 * 86_400);
@@ -58,6 +66,8 @@ pub const SAME_SOURCE_THRESHOLD: f64 = 0.85;
 const NEAR: f64 = 21.0 * 86_400.0;
 /// From this distance on, [`TEXT_THRESHOLD_FAR`] applies; linear in between.
 const FAR: f64 = 60.0 * 86_400.0;
+/// Least significant words (not stop-words, not numbers) in a title for the title rule.
+const MIN_TITLE_WORDS: usize = 4;
 /// Least weight of the smaller side for a text match: three words prove nothing.
 const MIN_WEIGHT: u32 = 5;
 
@@ -140,10 +150,11 @@ pub enum Verdict {
     Different,
 }
 
-/// A word as matching counts it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A word as matching counts it: its hash (of the folded, stemmed form), so that
+/// comparing two texts compares numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Word {
-    pub text: String,
+    pub key: u64,
     pub weight: u8,
     /// A proper noun, a number or a date: what two texts about one event share.
     pub anchor: bool,
@@ -156,7 +167,7 @@ pub struct Features {
     pub source: Option<String>,
     pub url_key: Option<String>,
     pub title_key: Option<String>,
-    /// Sorted by text, each once.
+    /// Sorted by key, each once.
     pub words: Vec<Word>,
     pub dates: Vec<EventDate>,
     pub years: Vec<i32>,
@@ -167,8 +178,9 @@ pub struct Features {
     pub workshop: bool,
     /// Names a gathering (rencontres, forum…).
     pub gathering: bool,
-    /// The folded tokens in order, with their capital: to find a publisher's name.
-    names: Vec<(String, bool)>,
+    /// The folded tokens in order, space-separated, a capitalised one marked with a
+    /// leading `^`: to find a publisher's name (rarely needed, so kept compact).
+    names: String,
 }
 
 /// Titles that name a kind of post, not a story.
@@ -248,13 +260,23 @@ impl Features {
             stage: text::stage(&title_tokens, &body_tokens),
             workshop: text::workshop(&all),
             gathering: text::names_gathering(&all),
-            names: all.iter().map(|t| (t.word.clone(), t.cap)).collect(),
+            names: all
+                .iter()
+                .map(|t| {
+                    if t.cap {
+                        format!("^{}", t.word)
+                    } else {
+                        t.word.clone()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
         }
     }
 
-    /// The shingles MinHash signs: the words, without their weights.
-    pub fn shingles(&self) -> impl Iterator<Item = &str> {
-        self.words.iter().map(|w| w.text.as_str())
+    /// The shingles MinHash signs: the words (their hashes), without their weights.
+    pub fn shingles(&self) -> impl Iterator<Item = u64> + '_ {
+        self.words.iter().map(|w| w.key)
     }
 
     pub fn signature(&self) -> Option<minhash::Signature> {
@@ -278,12 +300,26 @@ impl Features {
         if joined.len() < 3 {
             return false;
         }
-        let names = &self.names;
+        let names: Vec<(&str, bool)> = self
+            .names
+            .split(' ')
+            .filter(|w| !w.is_empty())
+            .map(|w| match w.strip_prefix('^') {
+                Some(word) => (word, true),
+                None => (w, false),
+            })
+            .collect();
         // One word, or two or three run together (« Cap Rural » for `caprural`).
         for n in 1..=3 {
             if names.windows(n).any(|w| {
-                w.iter().map(|(x, _)| x.len()).sum::<usize>() == joined.len()
-                    && w.iter().map(|(x, _)| x.as_str()).collect::<String>() == joined
+                let mut rest = joined.as_str();
+                w.iter().all(|(x, _)| match rest.strip_prefix(*x) {
+                    Some(r) => {
+                        rest = r;
+                        true
+                    }
+                    None => false,
+                }) && rest.is_empty()
             }) {
                 return true;
             }
@@ -308,6 +344,12 @@ impl Features {
     }
 }
 
+/// The key of a word: 64 bits of hash (two distinct words colliding is a chance in
+/// billions per comparison, and would add one shared word).
+fn word_key(word: &str) -> u64 {
+    minhash::fnv1a(word.as_bytes())
+}
+
 /// The normalised title: folded words, elisions dropped; `None` when it proves nothing.
 fn title_key(tokens: &[Token]) -> Option<String> {
     let kept: Vec<&str> = tokens
@@ -316,9 +358,14 @@ fn title_key(tokens: &[Token]) -> Option<String> {
         .filter(|(i, _)| !text::elided(tokens, *i))
         .map(|(_, t)| t.word.as_str())
         .collect();
-    let significant = kept.iter().filter(|w| !text::is_stop(w)).count();
+    // Numbers do not count: « Appel à projets 2021 » or « Assemblée générale 2024 »
+    // are titles many partners use for different things.
+    let significant = kept
+        .iter()
+        .filter(|w| !text::is_stop(w) && !w.bytes().all(|b| b.is_ascii_digit()))
+        .count();
     let key = kept.join(" ");
-    (significant >= 3 && !generic_title(&key)).then_some(key)
+    (significant >= MIN_TITLE_WORDS && !generic_title(&key)).then_some(key)
 }
 
 /// The weighted words of a text: stop-words, elisions and the tokens read as dates
@@ -343,7 +390,7 @@ fn words_of(tokens: &[Token], date_tokens: &[usize], dates: &[EventDate]) -> Vec
                 }
             }
             out.push(Word {
-                text: n.to_string(),
+                key: word_key(&n.to_string()),
                 weight: if n >= 10 { 2 } else { 1 },
                 anchor: false,
             });
@@ -358,7 +405,7 @@ fn words_of(tokens: &[Token], date_tokens: &[usize], dates: &[EventDate]) -> Vec
                 w.len() == 4 && w.parse::<u32>().is_ok_and(|y| (1900..=2099).contains(&y));
             let significant = w.len() >= 2 && !is_year;
             out.push(Word {
-                text: w.to_string(),
+                key: word_key(w),
                 weight: if significant { 2 } else { 1 },
                 anchor: significant,
             });
@@ -367,22 +414,22 @@ fn words_of(tokens: &[Token], date_tokens: &[usize], dates: &[EventDate]) -> Vec
         let proper = (t.caps || (t.cap && !t.start)) && !text::is_generic_proper(w);
         let word = text::translate(w).unwrap_or(w);
         out.push(Word {
-            text: text::stem(word),
+            key: word_key(&text::stem(word)),
             weight: if proper { 3 } else { 1 },
             anchor: proper,
         });
     }
     for d in dates {
         out.push(Word {
-            text: format!("#{}-{}", d.day, d.month),
+            key: word_key(&format!("#{}-{}", d.day, d.month)),
             weight: 3,
             anchor: true,
         });
     }
-    out.sort_by(|a, b| a.text.cmp(&b.text).then(b.weight.cmp(&a.weight)));
+    out.sort_by(|a, b| a.key.cmp(&b.key).then(b.weight.cmp(&a.weight)));
     // Keep each word once, with its highest weight (a name capitalised once is a name).
     out.dedup_by(|later, kept| {
-        if later.text == kept.text {
+        if later.key == kept.key {
             kept.anchor |= later.anchor;
             true
         } else {
@@ -441,7 +488,7 @@ pub fn text_score(a: &Features, b: &Features) -> (f64, bool) {
     let mut shared = 0u32;
     let mut anchored = false;
     while let (Some(x), Some(y)) = (a.words.get(i), b.words.get(j)) {
-        match x.text.cmp(&y.text) {
+        match x.key.cmp(&y.key) {
             std::cmp::Ordering::Less => i += 1,
             std::cmp::Ordering::Greater => j += 1,
             std::cmp::Ordering::Equal => {
@@ -473,13 +520,18 @@ pub fn similar(a: &Features, b: &Features, window: Duration) -> Option<Match> {
         return None;
     }
     let same_source = a.source.is_some() && a.source == b.source;
-    if a.url_key.is_some() && a.url_key == b.url_key {
+    let (score, anchored) = text_score(a, b);
+    // One partner's two items on one page are the same item only if they say the same:
+    // sloppy feeds link every item to their news page.
+    if a.url_key.is_some()
+        && a.url_key == b.url_key
+        && (!same_source || score >= SAME_SOURCE_THRESHOLD)
+    {
         return Some(Match {
             rule: Rule::Url,
             score: 1.0,
         });
     }
-    let (score, anchored) = text_score(a, b);
     let same_title = a.title_key.is_some() && a.title_key == b.title_key;
     if same_source {
         // Only a republication: near-identical words.
@@ -500,11 +552,12 @@ pub fn similar(a: &Features, b: &Features, window: Duration) -> Option<Match> {
             score: 1.0,
         });
     }
-    let mentioned = match (&a.source, &b.source) {
+    // The publisher's name is looked for only when it is all that is missing.
+    let mentioned = || match (&a.source, &b.source) {
         (Some(sa), Some(sb)) if sa != sb => a.mentions(sb) || b.mentions(sa),
         _ => false,
     };
-    if score >= threshold(apart) && (anchored || mentioned) {
+    if score >= threshold(apart) && (anchored || mentioned()) {
         return Some(Match {
             rule: Rule::Text,
             score: (score * 100.0).round() / 100.0,

@@ -82,6 +82,38 @@ fn rule_url_same_page_across_sources() {
     );
     assert_eq!(home_a.url_key, None);
     assert_eq!(verdict(&home_a, &home_b), Verdict::Different);
+    // A feed that links every item to its news page: one partner's two items there are
+    // two items, unless they say the same.
+    let news = "https://partner.example.org/actualites";
+    let x = f(
+        "p",
+        news,
+        "Budget 2027 : les crédits maintenus",
+        "Le conseil a voté.",
+        0,
+    );
+    let y = f(
+        "p",
+        news,
+        "Zinaré-Sud : une délégation reçue",
+        "Visite du maire.",
+        1,
+    );
+    assert_eq!(verdict(&x, &y), Verdict::Different);
+    let x_again = f(
+        "p",
+        news,
+        "Budget 2027 : les crédits maintenus",
+        "Le conseil a voté.",
+        1,
+    );
+    assert!(matches!(
+        verdict(&x, &x_again),
+        Verdict::Same(Match {
+            rule: Rule::Url,
+            ..
+        })
+    ));
 }
 
 #[test]
@@ -122,7 +154,9 @@ fn rule_title_folds_accents_case_punctuation_and_elisions() {
         "Agenda",
         "Édito",
         "Lettre d’information n°12",
-        "Mission à Zorgho",
+        "Mission de suivi à Zorgho",
+        "Appel à projets 2021",
+        "Assemblée générale 2024",
     ] {
         let x = f("a", "https://a.example.org/1", title, "Texte un.", 0);
         assert_eq!(x.title_key, None, "{title}");

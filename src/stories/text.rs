@@ -132,23 +132,24 @@ fn make_token(raw: &str, gap: Gap, start: bool) -> Token {
 /// « 1 200 » and « 60 000 » are one number: a run of one to three digits followed,
 /// across a space, by groups of exactly three.
 fn join_thousands(tokens: &mut Vec<Token>) {
-    let mut i = 0;
-    while i + 1 < tokens.len() {
-        let (head, next) = (&tokens[i], &tokens[i + 1]);
-        let groupable = |w: &str, max: usize| {
-            !w.is_empty() && w.len() <= max && w.bytes().all(|b| b.is_ascii_digit())
-        };
-        let head_ok = head.word.bytes().all(|b| b.is_ascii_digit())
-            && head.word.len() <= 7
-            && !is_year_word(&head.word);
-        if head_ok && next.gap.space && next.word.len() == 3 && groupable(&next.word, 3) {
-            let merged = format!("{}{}", tokens[i].word, tokens[i + 1].word);
-            tokens[i].word = merged;
-            tokens.remove(i + 1);
-            continue;
+    let digits = |w: &str| !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit());
+    let mut out: Vec<Token> = Vec::with_capacity(tokens.len());
+    for t in tokens.drain(..) {
+        if let Some(head) = out.last_mut() {
+            let joins = digits(&head.word)
+                && head.word.len() <= 7
+                && !is_year_word(&head.word)
+                && t.gap.space
+                && t.word.len() == 3
+                && digits(&t.word);
+            if joins {
+                head.word.push_str(&t.word);
+                continue;
+            }
         }
-        i += 1;
+        out.push(t);
     }
+    *tokens = out;
 }
 
 fn is_year_word(w: &str) -> bool {
