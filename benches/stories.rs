@@ -503,9 +503,16 @@ fn run(size: usize) {
                 block.entry(p).or_default().extend(items);
             }
         }
+        let before = stored / 100_000;
         for (p, items) in block {
             stored += items.len();
             poll(&store, p, items, net.day);
+        }
+        if stored / 100_000 > before {
+            eprintln!(
+                "  … {stored} items stored in {:.0} s",
+                started.elapsed().as_secs_f64()
+            );
         }
     }
     let built = started.elapsed();
