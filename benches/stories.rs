@@ -12,7 +12,9 @@
 //!     RELAIS_BENCH_SIZES=10000,100000 cargo bench --bench stories
 //!
 //! Stores are built in `$RELAIS_BENCH_DIR` (default: the system's temporary folder) and
-//! removed afterwards.
+//! removed afterwards. `RELAIS_BENCH_PAIRS=FILE` also writes the first 200 synthetic
+//! cross-posts (and 199 unrelated pairs) for `relais dedup-eval`; `RELAIS_BENCH_SAMPLE=1`
+//! prints a few items. Results and figures: bench/STORIES.md.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
