@@ -12,7 +12,9 @@
 //!     RELAIS_BENCH_SIZES=10000,100000 cargo bench --bench stories
 //!
 //! Stores are built in `$RELAIS_BENCH_DIR` (default: the system's temporary folder) and
-//! removed afterwards.
+//! removed afterwards. `RELAIS_BENCH_PAIRS=FILE` also writes the first 200 synthetic
+//! cross-posts (and 199 unrelated pairs) for `relais dedup-eval`; `RELAIS_BENCH_SAMPLE=1`
+//! prints a few items. Results and figures: bench/STORIES.md.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -503,9 +505,16 @@ fn run(size: usize) {
                 block.entry(p).or_default().extend(items);
             }
         }
+        let before = stored / 100_000;
         for (p, items) in block {
             stored += items.len();
             poll(&store, p, items, net.day);
+        }
+        if stored / 100_000 > before {
+            eprintln!(
+                "  … {stored} items stored in {:.0} s",
+                started.elapsed().as_secs_f64()
+            );
         }
     }
     let built = started.elapsed();

@@ -372,6 +372,15 @@ fn check(cli: &Cli) -> anyhow::Result<()> {
         );
     }
     println!("  store:    {}", config.store.path.display());
+    let window = config.stories.window.as_secs();
+    println!(
+        "  stories:  items published up to {} apart are compared",
+        if window % 86_400 == 0 {
+            format!("{} days", window / 86_400)
+        } else {
+            humantime::format_duration(config.stories.window).to_string()
+        }
+    );
     println!(
         "  server:   {} (public URL {})",
         config.server.listen, config.server.base_url
