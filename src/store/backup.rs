@@ -569,37 +569,29 @@ impl Store {
                                 }
                             }
                             Line::DigestEntry { entry } => {
-                                let k = digests::key(&entry.digest, &entry.period)
-                                    .map_err(ConflictableTransactionError::Abort)?;
-                                let bytes = records::encode(entry).map_err(|m| {
-                                    ConflictableTransactionError::Abort(StoreError::Restore {
-                                        line,
-                                        message: m,
-                                    })
-                                })?;
-                                if ledger.insert(k, bytes)?.is_some() {
-                                    return Err(dup(
-                                        line,
-                                        format!("digest entry {} {}", entry.digest, entry.period),
-                                    ));
-                                }
+                                let what =
+                                    format!("digest entry {} {}", entry.digest, entry.period);
+                                put_digest_record(
+                                    ledger,
+                                    &entry.digest,
+                                    &entry.period,
+                                    entry,
+                                    line,
+                                    what,
+                                )?;
                                 added.digest_records += 1;
                             }
                             Line::DigestIssue { issue } => {
-                                let k = digests::key(&issue.digest, &issue.period)
-                                    .map_err(ConflictableTransactionError::Abort)?;
-                                let bytes = records::encode(issue).map_err(|m| {
-                                    ConflictableTransactionError::Abort(StoreError::Restore {
-                                        line,
-                                        message: m,
-                                    })
-                                })?;
-                                if archive.insert(k, bytes)?.is_some() {
-                                    return Err(dup(
-                                        line,
-                                        format!("digest issue {} {}", issue.digest, issue.period),
-                                    ));
-                                }
+                                let what =
+                                    format!("digest issue {} {}", issue.digest, issue.period);
+                                put_digest_record(
+                                    archive,
+                                    &issue.digest,
+                                    &issue.period,
+                                    issue,
+                                    line,
+                                    what,
+                                )?;
                                 added.digest_records += 1;
                             }
                         }
@@ -714,4 +706,24 @@ fn validate(line: &Line) -> Result<(), String> {
         ),
         _ => Ok(()),
     }
+}
+
+/// Restores one digest record (ledger entry or archived issue) under its (digest,
+/// period) key; a second record for the same key is an error on `line`.
+fn put_digest_record<T: Serialize>(
+    tree: &sled::transaction::TransactionalTree,
+    digest: &str,
+    period: &str,
+    record: &T,
+    line: usize,
+    what: String,
+) -> Result<(), ConflictableTransactionError<StoreError>> {
+    let restore_error =
+        |message| ConflictableTransactionError::Abort(StoreError::Restore { line, message });
+    let key = digests::key(digest, period).map_err(ConflictableTransactionError::Abort)?;
+    let bytes = records::encode(record).map_err(restore_error)?;
+    if tree.insert(key, bytes)?.is_some() {
+        return Err(restore_error(format!("duplicate {what}")));
+    }
+    Ok(())
 }
