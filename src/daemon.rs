@@ -128,6 +128,16 @@ pub async fn run_with_reports(
             stopped.clone(),
         ))
     });
+    let control = crate::control::start(
+        &config.store.path,
+        crate::control::fixed(crate::cli::Ctx {
+            config: Arc::clone(&config),
+            store: Arc::clone(&store),
+            refresher: Some(Arc::clone(&refresher)),
+            digester: Some(Arc::clone(&digester)),
+        }),
+        stopped.clone(),
+    );
     let pruning = tokio::spawn(prune_loop(
         Arc::clone(&store),
         config.store.retention,
@@ -138,6 +148,9 @@ pub async fn run_with_reports(
     tracing::info!("shutting down: cancelling polls, finishing requests, flushing the store");
     let _ = stop.send(true);
     let served = server.await;
+    if let Some(control) = control {
+        let _ = control.await;
+    }
     let _ = polling.await;
     let _ = pruning.await;
     // A digest being sent gets a short grace to finish; its ledger steps are flushed.

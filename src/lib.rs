@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod curate;
 pub mod daemon;
 pub mod dedup_eval;
@@ -18,6 +19,7 @@ pub mod model;
 pub mod normalise;
 pub mod parse;
 pub mod poll;
+pub mod progress;
 pub mod publish;
 pub mod refresh;
 pub mod render;
