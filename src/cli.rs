@@ -21,13 +21,24 @@ use crate::publish::Publisher;
 use crate::refresh::{Outcome, Refresher};
 use crate::store::{ItemQuery, Store, StoreError, StoreOptions};
 
+#[cfg(test)]
+mod help_tests;
 mod output;
 pub use output::{Output, PartialFile, Terminal};
 
 /// relais — polls a network's partner feeds, keeps every item, republishes curated
 /// channels.
 #[derive(Debug, Parser)]
-#[command(name = "relais", version, about, long_about = None)]
+#[command(
+    name = "relais",
+    version,
+    about,
+    long_about = None,
+    after_help = "Example: relais --config config/demo.toml run\n\n\
+        Every command has --help with an example. While `relais run` holds the store, \
+        store commands (items, sources, fetch, stories, digest, backup, export) go through \
+        it, over the socket beside the store (data/relais.db → data/relais.sock)."
+)]
 pub struct Cli {
     /// Configuration file [default: $RELAIS_CONFIG, then ./config/relais.toml]
     #[arg(long, global = true, env = "RELAIS_CONFIG")]
@@ -128,6 +139,8 @@ pub enum Command {
     /// Example: relais restore relais-2026-11-25.jsonl
     Restore { file: PathBuf },
     /// Digests: preview an issue, send one now, or show the ledger.
+    ///
+    /// Example: relais digest status hebdo
     #[command(subcommand)]
     Digest(DigestCommand),
     /// Stories: one per announcement, whichever partners published it. Show why items
