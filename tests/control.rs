@@ -208,6 +208,9 @@ async fn store_commands_print_the_same_through_the_daemon_as_without_it() {
     assert!(std::fs::metadata(&written).unwrap().len() > 0);
     assert!(!elsewhere.join("b.jsonl.partial").exists());
 
+    let export = relais(&config, &elsewhere, &["export", "--out", "site-live"]).await;
+    assert!(export.status.success(), "{}", text(&export.stderr));
+
     // restore is refused while the daemon holds the store.
     let refused = relais(&config, dir.path(), &["restore", "elsewhere/b.jsonl"]).await;
     assert_eq!(refused.status.code(), Some(1));
@@ -230,11 +233,38 @@ async fn store_commands_print_the_same_through_the_daemon_as_without_it() {
     assert_eq!(live.last().unwrap().status.code(), Some(1));
     assert!(text(&live.last().unwrap().stderr).starts_with("relais: no source has the id `nope`"));
 
+    // export wrote, on the client's side, the files it writes without a daemon.
+    let alone = relais(&config, &elsewhere, &["export", "--out", "site-alone"]).await;
+    assert!(alone.status.success(), "{}", text(&alone.stderr));
+    let live_files = files(&elsewhere.join("site-live"));
+    assert!(live_files.len() > 5, "{live_files:?}");
+    assert!(live_files.iter().any(|(p, _)| p == Path::new("feeds/tout.rss")));
+    assert_eq!(live_files, files(&elsewhere.join("site-alone")));
+
     // The backup restores into a new store.
     let restored = Store::open(&dir.path().join("restored")).unwrap();
     let mut input = std::io::BufReader::new(std::fs::File::open(&written).unwrap());
     let stats = restored.restore(&mut input).unwrap();
     assert_eq!(stats.items, 4, "{stats}");
+}
+
+/// Every file under `dir`: its relative path and bytes, sorted.
+fn files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut found = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(folder) = todo.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                let bytes = std::fs::read(&path).unwrap();
+                found.push((path.strip_prefix(dir).unwrap().to_path_buf(), bytes));
+            }
+        }
+    }
+    found.sort();
+    found
 }
 
 #[tokio::test(flavor = "multi_thread")]
