@@ -273,6 +273,7 @@ fn open_store(config: &Config) -> Result<Store, StoreError> {
 /// What a store command runs against: the configuration and the open store — the
 /// daemon's own, with its refresher and digester (their limits and locks), when the
 /// command comes through the control socket.
+#[derive(Clone)]
 pub struct Ctx {
     pub config: Arc<Config>,
     pub store: Arc<Store>,

@@ -101,12 +101,12 @@ pub type Current = Arc<dyn Fn() -> Ctx + Send + Sync>;
 
 /// A [`Current`] that always gives the same parts (a daemon without reload).
 pub fn fixed(ctx: Ctx) -> Current {
-    Arc::new(move || Ctx {
-        config: Arc::clone(&ctx.config),
-        store: Arc::clone(&ctx.store),
-        refresher: ctx.refresher.clone(),
-        digester: ctx.digester.clone(),
-    })
+    Arc::new(move || ctx.clone())
+}
+
+/// A [`Current`] that follows a reloading daemon: each request gets the parts last sent.
+pub fn following(current: watch::Receiver<Ctx>) -> Current {
+    Arc::new(move || current.borrow().clone())
 }
 
 /// Listen on the control socket of the store at `store` until `stopped` turns true, then

@@ -238,7 +238,9 @@ async fn store_commands_print_the_same_through_the_daemon_as_without_it() {
     assert!(alone.status.success(), "{}", text(&alone.stderr));
     let live_files = files(&elsewhere.join("site-live"));
     assert!(live_files.len() > 5, "{live_files:?}");
-    assert!(live_files.iter().any(|(p, _)| p == Path::new("feeds/tout.rss")));
+    assert!(live_files
+        .iter()
+        .any(|(p, _)| p == Path::new("feeds/tout.rss")));
     assert_eq!(live_files, files(&elsewhere.join("site-alone")));
 
     // The backup restores into a new store.
