@@ -646,6 +646,42 @@ mod tests {
     }
 
     #[test]
+    fn requests_the_daemon_refuses() {
+        let request = |version, argv: &[&str]| Request {
+            version,
+            argv: argv.iter().map(|a| a.to_string()).collect(),
+            cwd: "/".to_string(),
+        };
+        let cases: [(Request, &str); 4] = [
+            (
+                request(2, &["items"]),
+                "this daemon speaks control protocol 1, the client 2",
+            ),
+            (request(1, &["restore", "b.jsonl"]), "stop the daemon first"),
+            (
+                request(1, &["frobnicate"]),
+                "unrecognized subcommand 'frobnicate'",
+            ),
+            (
+                request(1, &["items", "--limit", "x"]),
+                "invalid value 'x' for '--limit <LIMIT>'",
+            ),
+        ];
+        for (request, expected) in cases {
+            let refused = parse_request(&request).unwrap_err();
+            assert!(
+                refused.starts_with(expected),
+                "{:?}: {refused}",
+                request.argv
+            );
+        }
+        assert!(matches!(
+            parse_request(&request(1, &["--config", "x.toml", "items", "--json"])),
+            Ok(Command::Items { json: true, .. })
+        ));
+    }
+
+    #[test]
     fn frames_round_trip_and_a_short_stream_is_an_error() {
         let mut bytes = frame_head(tag::OUT, 3).to_vec();
         bytes.extend_from_slice(b"abc");
