@@ -13,6 +13,7 @@ pub mod dedup_eval;
 pub mod digest;
 pub mod entities;
 pub mod fetch;
+pub mod health;
 pub mod mail;
 pub mod model;
 pub mod normalise;

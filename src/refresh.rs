@@ -125,6 +125,7 @@ impl Refresher {
             last_modified: state.last_modified.clone(),
         };
         state.last_poll = Some(now);
+        state.watched_since.get_or_insert(now);
         // Set only by a 429/503 that said how long to wait, for this URL only.
         let mut retry_after = None;
 
