@@ -51,6 +51,8 @@ pub struct Health {
     pub silent_since: Option<DateTime<Utc>>,
     pub retired_at: Option<DateTime<Utc>>,
     pub last_poll: Option<DateTime<Utc>>,
+    /// When relais first polled the source.
+    pub watched_since: Option<DateTime<Utc>>,
     pub last_status: Option<u16>,
     /// Where a permanent redirect moved the source, polled instead of `url`.
     pub permanent_url: Option<String>,
@@ -58,8 +60,15 @@ pub struct Health {
 
 /// Since when a source has brought nothing new, if it has been polled at all: its last
 /// new item, else when relais started watching it.
-fn quiet_since(state: &SourceState) -> Option<DateTime<Utc>> {
+pub fn quiet_since(state: &SourceState) -> Option<DateTime<Utc>> {
     state.last_new_item.or(state.watched_since)
+}
+
+impl Health {
+    /// Since when the source has brought nothing new (see [`quiet_since`]).
+    pub fn quiet_since(&self) -> Option<DateTime<Utc>> {
+        self.last_new_item.or(self.watched_since)
+    }
 }
 
 /// The status of a source at `now`. Paused wins (the operator said so), then retired,
@@ -108,6 +117,7 @@ pub fn assess(
             .and_then(quiet_since),
         retired_at: state.and_then(|s| s.retired_at),
         last_poll: state.and_then(|s| s.last_poll),
+        watched_since: state.and_then(|s| s.watched_since),
         last_status: state.and_then(|s| s.last_status),
         permanent_url: state.and_then(|s| s.permanent_url.clone()),
     }

@@ -106,6 +106,41 @@ pub fn build(draft: &Draft<'_>) -> Result<String, MailError> {
         .map_err(|_| MailError::Build("the message is not 7-bit text".to_string()))
 }
 
+/// A short plain-text note (operator alerts): one `text/plain` UTF-8 part, the same
+/// encoding rules as digests, so it too is 7-bit text that a ledger can keep.
+#[derive(Debug, Clone)]
+pub struct Note<'a> {
+    pub from: &'a str,
+    pub to: &'a [String],
+    pub subject: &'a str,
+    pub text: &'a str,
+    /// With its angle brackets.
+    pub message_id: &'a str,
+    pub date: DateTime<Utc>,
+}
+
+/// The note as RFC 5322 text (CRLF line ends, 7-bit ASCII).
+pub fn build_note(note: &Note<'_>) -> Result<String, MailError> {
+    let mut builder = Message::builder()
+        .from(mailbox(note.from)?)
+        .subject(note.subject)
+        .date(SystemTime::from(note.date))
+        .message_id(Some(note.message_id.to_string()))
+        .header(Raw::new("Auto-Submitted", "auto-generated"));
+    for to in note.to {
+        builder = builder.to(mailbox(to)?);
+    }
+    let message = builder
+        .singlepart(
+            SinglePart::builder()
+                .header(ContentType::TEXT_PLAIN)
+                .body(note.text.to_string()),
+        )
+        .map_err(|e| MailError::Build(e.to_string()))?;
+    String::from_utf8(message.formatted())
+        .map_err(|_| MailError::Build("the message is not 7-bit text".to_string()))
+}
+
 /// A header lettre has no type for, written through its RFC 2047 encoder.
 #[derive(Debug, Clone)]
 struct Raw {

@@ -57,6 +57,8 @@ pub struct Report {
     pub status: Option<u16>,
     pub duration: Duration,
     pub next_poll: DateTime<Utc>,
+    /// New items that joined another item's story (for metrics).
+    pub merged: usize,
 }
 
 impl Report {
@@ -115,6 +117,7 @@ impl Refresher {
                     status: None,
                     duration: started.elapsed(),
                     next_poll: now + chrono_duration(interval),
+                    merged: 0,
                 };
             }
         };
@@ -129,6 +132,7 @@ impl Refresher {
         // Set only by a 429/503 that said how long to wait, for this URL only.
         let mut retry_after = None;
 
+        let mut merged = 0;
         let (outcome, status) = match self.fetcher.fetch(&location, &validators).await {
             Ok(Fetched::NotModified) => {
                 mark_success(&mut state, now);
@@ -177,14 +181,17 @@ impl Refresher {
                             }
                             mark_success(&mut state, now);
                             match self.store_batch(&state, items, now).await {
-                                Ok(write) => (
-                                    Outcome::Stored {
-                                        new: write.new,
-                                        updated: write.updated,
-                                        unchanged: write.unchanged,
-                                    },
-                                    status,
-                                ),
+                                Ok(write) => {
+                                    merged = write.merged;
+                                    (
+                                        Outcome::Stored {
+                                            new: write.new,
+                                            updated: write.updated,
+                                            unchanged: write.unchanged,
+                                        },
+                                        status,
+                                    )
+                                }
                                 Err(error) => (Outcome::Failed { error }, status),
                             }
                         }
@@ -244,6 +251,7 @@ impl Refresher {
             status,
             duration: started.elapsed(),
             next_poll,
+            merged,
         }
     }
 

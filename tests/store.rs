@@ -67,6 +67,7 @@ fn write(new: usize, updated: usize, unchanged: usize, tombstoned: usize) -> Pol
         updated,
         unchanged,
         tombstoned,
+        merged: 0,
     }
 }
 
