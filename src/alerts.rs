@@ -566,25 +566,31 @@ fn maybe(t: Option<DateTime<Utc>>, a: &AlertsConfig) -> String {
     )
 }
 
-/// « 25 heures », « 3 jours » / "25 hours", "3 days": hours up to two days, then days.
+/// « 25 heures », « 3 jours » / "25 hours", "3 days": minutes up to an hour, hours up
+/// to two days, then days.
 fn span(from: DateTime<Utc>, to: DateTime<Utc>, locale: Locale) -> String {
-    let hours = to.signed_duration_since(from).num_hours().max(0);
-    let (n, unit) = if hours < 48 {
-        (hours, 0)
-    } else {
-        (hours / 24, 1)
+    let minutes = to.signed_duration_since(from).num_minutes().max(0);
+    let (n, unit) = match minutes {
+        0 => {
+            return match locale {
+                Locale::Fr => "moins d’une minute".to_string(),
+                Locale::En => "less than a minute".to_string(),
+            }
+        }
+        m if m < 60 => (m, 0),
+        m if m < 48 * 60 => (m / 60, 1),
+        m => (m / (24 * 60), 2),
     };
-    let word = match (locale, unit, n == 1) {
-        (Locale::Fr, 0, true) => "heure",
-        (Locale::Fr, 0, false) => "heures",
-        (Locale::Fr, _, true) => "jour",
-        (Locale::Fr, _, false) => "jours",
-        (Locale::En, 0, true) => "hour",
-        (Locale::En, 0, false) => "hours",
-        (Locale::En, _, true) => "day",
-        (Locale::En, _, false) => "days",
+    let words = match locale {
+        Locale::Fr => [
+            ("minute", "minutes"),
+            ("heure", "heures"),
+            ("jour", "jours"),
+        ],
+        Locale::En => [("minute", "minutes"), ("hour", "hours"), ("day", "days")],
     };
-    format!("{n} {word}")
+    let (one, many) = words.get(unit).copied().unwrap_or(("", ""));
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// The alert of an incident: subject and text.
