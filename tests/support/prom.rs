@@ -161,7 +161,7 @@ pub fn parse(text: &str) -> Result<Scrape, String> {
             continue;
         }
         let name_end = raw
-            .find(|c: char| c == '{' || c == ' ')
+            .find(['{', ' '])
             .ok_or_else(|| format!("line {line}: no value"))?;
         let name = &raw[..name_end];
         if !is_name(name, true) {
