@@ -371,6 +371,22 @@ fn check(cli: &Cli) -> anyhow::Result<()> {
             humantime::format_duration(smtp.timeout)
         );
     }
+    println!(
+        "  health:   silent after {} without a new item",
+        humantime::format_duration(config.health.silent_after)
+    );
+    if let Some(a) = &config.alerts {
+        println!(
+            "  alerts:   to {}, failing for more than {}, checked every {}{}",
+            a.to.join(", "),
+            humantime::format_duration(a.failing_after),
+            humantime::format_duration(a.check_every),
+            a.weekly_summary
+                .as_ref()
+                .map(|s| format!(", weekly summary `{s}` in {}", a.timezone))
+                .unwrap_or_default()
+        );
+    }
     println!("  store:    {}", config.store.path.display());
     let window = config.stories.window.as_secs();
     println!(

@@ -136,22 +136,12 @@ impl Metrics {
 
     /// Counts a digest delivery attempt.
     pub fn digest(&self, sent: bool) {
-        let c = if sent {
-            &self.digests_sent
-        } else {
-            &self.digests_failed
-        };
-        c.fetch_add(1, Ordering::Relaxed);
+        outcome(&self.digests_sent, &self.digests_failed, sent);
     }
 
     /// Counts an alert delivery attempt.
     pub fn alert(&self, sent: bool) {
-        let c = if sent {
-            &self.alerts_sent
-        } else {
-            &self.alerts_failed
-        };
-        c.fetch_add(1, Ordering::Relaxed);
+        outcome(&self.alerts_sent, &self.alerts_failed, sent);
     }
 
     /// The exposition text.
@@ -363,6 +353,10 @@ impl Metrics {
         );
         out
     }
+}
+
+fn outcome(sent: &AtomicU64, failed: &AtomicU64, ok: bool) {
+    (if ok { sent } else { failed }).fetch_add(1, Ordering::Relaxed);
 }
 
 fn add(counter: &AtomicU64, n: usize) {

@@ -124,7 +124,7 @@ fn read(data: &[u8]) -> (String, String, String) {
         .expect("a parsable message");
     (
         m.subject().unwrap_or_default().to_string(),
-        m.body_text(0).unwrap_or_default().to_string(),
+        m.body_text(0).unwrap_or_default().replace("\r\n", "\n"),
         m.message_id().unwrap_or_default().to_string(),
     )
 }
@@ -204,4 +204,72 @@ async fn a_failing_source_alerts_once_and_recovers_once_across_a_restart() {
     daemon.polls(3, succeeded).await;
     daemon.stop().await;
     assert_eq!(smtp.accepted().len(), 2, "exactly one alert and one note");
+}
+
+/// The weekly summary goes once per scheduled occurrence, through the ledger: a second
+/// check, or a restarted checker, sends nothing more; an occurrence more than a day old
+/// (relais was down) is not sent late.
+#[tokio::test]
+async fn the_weekly_summary_goes_once_per_week() {
+    use relais::alerts::Alerter;
+    let smtp = SmtpServer::start(vec![]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        r#"
+[store]
+path = "store"
+[[source]]
+id = "partenaire"
+title = "Partenaire de Lyon"
+url = "https://partenaire.example.org/feed"
+[smtp]
+host = "127.0.0.1"
+port = {}
+security = "none"
+[alerts]
+to = "veille-admin@example.org"
+from = "relais@example.org"
+weekly_summary = "0 0 8 * * Mon"
+locale = "en"
+"#,
+        smtp.port()
+    );
+    let path = dir.path().join("relais.toml");
+    std::fs::write(&path, text).unwrap();
+    let config = Arc::new(Config::load(&path).unwrap());
+    let store = Arc::new(relais::store::Store::open(&config.store.path).unwrap());
+    let at = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    };
+    let alerter = Alerter::new(Arc::clone(&config), Arc::clone(&store)).unwrap();
+    // Monday 30 November 2026, 08:05 in Paris.
+    let checked = alerter.check(at("2026-11-30T07:05:00Z")).await.unwrap();
+    assert_eq!(checked.sent.len(), 1, "{checked:?}");
+    let (subject, body, _) = read(&smtp.accepted()[0].data);
+    assert_eq!(subject, "relais: source health, week of 2026-11-30");
+    assert!(
+        body.contains("Health of the 1 sources on 2026-11-30 08:05 CET"),
+        "{body}"
+    );
+    assert!(body.contains("     1  ok\n"), "{body}");
+    let checked = alerter.check(at("2026-11-30T07:15:00Z")).await.unwrap();
+    assert!(checked.sent.is_empty(), "{checked:?}");
+    drop(alerter);
+    let restarted = Alerter::new(Arc::clone(&config), Arc::clone(&store)).unwrap();
+    assert!(restarted
+        .check(at("2026-11-30T09:00:00Z"))
+        .await
+        .unwrap()
+        .sent
+        .is_empty());
+    // Down from Monday to Wednesday: that Monday's summary is not sent late.
+    assert!(restarted
+        .check(at("2026-12-09T10:00:00Z"))
+        .await
+        .unwrap()
+        .sent
+        .is_empty());
+    assert_eq!(smtp.accepted().len(), 1);
 }

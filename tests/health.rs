@@ -15,7 +15,6 @@ use relais::refresh::Report;
 use relais::store::Store;
 use support::prom;
 use support::{FixtureServer, Reply, Routes};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 
 const RSS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
@@ -51,28 +50,7 @@ fn write_config(dir: &Path, body: &str) -> std::path::PathBuf {
     path
 }
 
-/// GET `path`, with extra request headers; status line, headers (lower-case names),
-/// body.
-async fn get(
-    addr: std::net::SocketAddr,
-    path: &str,
-    extra: &str,
-) -> (String, Vec<(String, String)>, String) {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request =
-        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Connection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let mut lines = head.lines();
-    let status = lines.next().unwrap_or("").to_string();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    (status, headers, body.to_string())
-}
+use support::http_get as get;
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
