@@ -133,6 +133,7 @@ impl Refresher {
         let mut retry_after = None;
 
         let mut merged = 0;
+        let next_if_ok = now + chrono_duration(jittered(interval, fastrand::f64()));
         let (outcome, status) = match self.fetcher.fetch(&location, &validators).await {
             Ok(Fetched::NotModified) => {
                 mark_success(&mut state, now);
@@ -180,6 +181,9 @@ impl Refresher {
                                 state.permanent_url = Some(url.to_string());
                             }
                             mark_success(&mut state, now);
+                            // The batch saves the state: it must already say when the
+                            // next poll is, or `relais sources` shows "never".
+                            state.next_poll = Some(next_if_ok);
                             match self.store_batch(&state, items, now).await {
                                 Ok(write) => {
                                     merged = write.merged;
@@ -235,7 +239,7 @@ impl Refresher {
             // A retired source is still looked at now and then: if it comes back, it
             // un-retires by itself.
             Outcome::Retired => now + chrono_duration(self.config.fetch.max_backoff),
-            _ => now + chrono_duration(jittered(interval, fastrand::f64())),
+            _ => next_if_ok,
         };
         state.next_poll = Some(next_poll);
         let stored = matches!(outcome, Outcome::Stored { .. });

@@ -124,8 +124,9 @@ title = "Tout"
         ),
     );
     let config = Config::load(&path).unwrap();
+    let store_path = config.store.path.clone();
     {
-        let store = Store::open(&config.store.path).unwrap();
+        let store = Store::open(&store_path).unwrap();
         store.save_source_state(&quiet_state("quiet")).unwrap();
     }
 
@@ -244,6 +245,11 @@ title = "Tout"
 
     let _ = stop.send(());
     daemon.await.unwrap().unwrap();
+    // A poll that stored items also recorded when the next one is (an hour, ±10 %).
+    let store = Store::open(&store_path).unwrap();
+    let good = store.source_state("good").unwrap().unwrap();
+    let next = good.next_poll.expect("next poll recorded");
+    assert!(next > Utc::now() + chrono::Duration::minutes(50), "{next}");
 }
 
 #[test]
