@@ -1790,6 +1790,38 @@ mod tests {
     }
 
     #[test]
+    fn a_silent_source_shows_since_when_it_brought_nothing_new() {
+        let quiet = source("quiet", "Partenaire discret", None, false);
+        let state = SourceState {
+            id: "quiet".into(),
+            last_success: Some(at("2026-11-26T08:00:00Z")),
+            last_new_item: Some(at("2026-09-01T08:00:00Z")),
+            ..SourceState::default()
+        };
+        let row = SourceRow {
+            source: &quiet,
+            state: Some(&state),
+            items: 4,
+        };
+        let mut c = ctx("https://x.org");
+        let page = index(&c, &[], std::slice::from_ref(&row)).unwrap();
+        assert_sound(&page, "fr");
+        assert!(page.contains("<tr class=\"silent\">"), "{page}");
+        assert!(
+            page.contains(">silencieuse depuis 86\u{a0}jours<"),
+            "{page}"
+        );
+        assert!(
+            page.contains("aucun nouvel article depuis le 1er sept."),
+            "{page}"
+        );
+        // The threshold is the configuration's.
+        c.silent_after = std::time::Duration::from_secs(100 * 86_400);
+        let page = index(&c, &[], &[row]).unwrap();
+        assert!(page.contains("<tr class=\"ok\">"), "{page}");
+    }
+
+    #[test]
     fn stylesheet_is_self_contained() {
         assert!(!STYLESHEET.contains("@import"));
         assert!(!STYLESHEET.contains("url("));
