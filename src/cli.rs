@@ -495,14 +495,14 @@ fn fetch(config: Config, only: &[String]) -> anyhow::Result<()> {
 fn sources(config: &Config, json: bool) -> anyhow::Result<()> {
     let store = open_store(config)?;
     let now = Utc::now();
-    let health = crate::health::gather(config, &store, now)?;
     let mut out = std::io::stdout().lock();
     if json {
-        serde_json::to_writer_pretty(&mut out, &crate::health::sources_json(&health))?;
+        let doc = crate::health::sources_document(config, &store, now)?;
+        serde_json::to_writer_pretty(&mut out, &doc)?;
         writeln!(out)?;
         return Ok(());
     }
-    crate::health::write_text(&mut out, &health, now)?;
+    crate::health::write_text(&mut out, &crate::health::gather(config, &store, now)?, now)?;
     Ok(())
 }
 

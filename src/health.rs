@@ -149,6 +149,16 @@ pub fn sources_json(health: &[Health]) -> serde_json::Value {
     serde_json::json!({ "sources": health })
 }
 
+/// [`gather`] then [`sources_json`]: what `relais sources --json` prints and the admin
+/// API's `GET /admin/api/sources` serves.
+pub fn sources_document(
+    config: &Config,
+    store: &Store,
+    now: DateTime<Utc>,
+) -> Result<serde_json::Value, StoreError> {
+    Ok(sources_json(&gather(config, store, now)?))
+}
+
 /// How many sources are in each status, every status listed (zeros included), in a
 /// fixed order: what `/metrics` exposes.
 pub fn count_by_status(health: &[Health]) -> [(SourceStatus, usize); 5] {
@@ -169,7 +179,7 @@ pub fn count_by_status(health: &[Health]) -> [(SourceStatus, usize); 5] {
 
 /// `relais sources` without `--json`: three or four lines per source.
 pub fn write_text(
-    out: &mut impl Write,
+    out: &mut dyn Write,
     health: &[Health],
     now: DateTime<Utc>,
 ) -> std::io::Result<()> {
