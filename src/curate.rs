@@ -33,8 +33,14 @@ use crate::config::{Channel, Source};
 use crate::model::Story;
 
 pub use decisions::{
-    Action, ActionError, Change, ChannelView, Decisions, Edit, Hidden, Pin, StoryDecisions,
+    parse_until, Action, ActionError, Change, ChannelView, Decisions, Edit, Hidden, Pin,
+    StoryDecisions,
 };
+
+/// The channel an action names when the configuration has no such channel.
+pub fn unknown_channel<'a>(config: &crate::config::Config, action: &'a Action) -> Option<&'a str> {
+    action.channel().filter(|c| config.channel(c).is_none())
+}
 
 /// `text` reduced to what phrase matching compares: lower case, diacritics removed
 /// (Latin-1 and Latin Extended-A letters by table, combining marks dropped), ligatures

@@ -145,8 +145,25 @@ pub struct Change {
 pub enum ActionError {
     #[error("nothing to edit: give a title, a summary, or both")]
     EmptyEdit,
-    #[error("--until {0} is not in the future")]
+    #[error("until {0} is not in the future")]
     PastUntil(String),
+    #[error("until `{0}` is not a date: write 2026-12-31 (through that day, UTC) or an RFC 3339 time")]
+    BadUntil(String),
+}
+
+/// An operator's `until`: a date (the pin holds through that day, UTC) or an exact
+/// RFC 3339 time.
+pub fn parse_until(text: &str) -> Result<DateTime<Utc>, ActionError> {
+    let text = text.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.succ_opt())
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .ok_or_else(|| ActionError::BadUntil(text.to_string()))
 }
 
 impl StoryDecisions {
@@ -275,6 +292,11 @@ impl Decisions {
 
     pub fn is_empty(&self) -> bool {
         self.by_story.is_empty()
+    }
+
+    /// How many stories carry a decision.
+    pub fn len(&self) -> usize {
+        self.by_story.len()
     }
 
     pub fn of(&self, story: &str) -> Option<&StoryDecisions> {
@@ -517,6 +539,22 @@ mod tests {
             let last = last.unwrap();
             assert_eq!(last.changed, changed, "{actions:?}");
             assert_eq!(last.details.as_deref(), details, "{actions:?}");
+        }
+    }
+
+    #[test]
+    fn until_table() {
+        let cases = [
+            ("2026-12-31", Some("2027-01-01T00:00:00+00:00")),
+            (" 2026-02-28 ", Some("2026-03-01T00:00:00+00:00")),
+            ("2026-12-31T08:00:00+01:00", Some("2026-12-31T07:00:00+00:00")),
+            ("2026-02-30", None),
+            ("demain", None),
+            ("", None),
+        ];
+        for (text, want) in cases {
+            let got = parse_until(text).ok().map(|t| t.to_rfc3339());
+            assert_eq!(got.as_deref(), want, "{text:?}");
         }
     }
 
