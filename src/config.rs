@@ -25,6 +25,31 @@ pub struct Config {
     pub smtp: Option<SmtpConfig>,
     pub digests: Vec<Digest>,
     pub stories: StoriesConfig,
+    /// The admin API (`[admin]`); `None` when the section is absent.
+    pub admin: Option<AdminConfig>,
+}
+
+/// The admin API (`[admin]`): on only when `token_env` names a variable that is set and
+/// not empty when the configuration is loaded.
+#[derive(Clone)]
+pub struct AdminConfig {
+    /// The environment variable holding the bearer token: the secret never lives in the
+    /// file.
+    pub token_env: String,
+    /// The token, read from `token_env` at load; `None` (API off) when unset or empty.
+    pub token: Option<String>,
+    /// Who the audit log says acted through the API.
+    pub label: String,
+}
+
+impl std::fmt::Debug for AdminConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminConfig")
+            .field("token_env", &self.token_env)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("label", &self.label)
+            .finish()
+    }
 }
 
 /// How items are grouped into stories (`[stories]`).
@@ -376,6 +401,10 @@ impl Config {
             },
             smtp,
             digests,
+            admin: match raw.admin {
+                Some(ra) => Some(ra.validate(here)?),
+                None => None,
+            },
         })
     }
 
@@ -527,6 +556,56 @@ struct RawConfig {
     smtp: Option<RawSmtp>,
     #[serde(default)]
     digest: Vec<RawDigest>,
+    admin: Option<RawAdmin>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAdmin {
+    token_env: Spanned<String>,
+    label: Option<Spanned<String>>,
+}
+
+impl RawAdmin {
+    fn validate(self, at: Located<'_>) -> Result<AdminConfig, ConfigError> {
+        let name = self.token_env.get_ref();
+        if !valid_env_name(name) {
+            return Err(at.error(
+                &self.token_env,
+                "admin.token_env",
+                format!("invalid variable name `{name}`: the name of an environment variable, not the token"),
+            ));
+        }
+        let label = match &self.label {
+            Some(l) => {
+                let text = l.get_ref().trim();
+                if text.is_empty()
+                    || text.chars().count() > 64
+                    || text.chars().any(char::is_control)
+                    || text == "cli"
+                {
+                    return Err(at.error(
+                        l,
+                        "admin.label",
+                        format!("invalid label `{}`: 1 to 64 characters, not `cli` (the command line's)", l.get_ref()),
+                    ));
+                }
+                text.to_string()
+            }
+            None => "api".to_string(),
+        };
+        let token = std::env::var(name).ok().filter(|t| !t.is_empty());
+        Ok(AdminConfig {
+            token_env: self.token_env.into_inner(),
+            token,
+            label,
+        })
+    }
+}
+
+/// An environment variable's name (what `*_env` keys hold): letters, digits, `_`.
+fn valid_env_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 #[derive(Deserialize)]
@@ -582,12 +661,7 @@ impl RawSmtp {
             },
         };
         if let Some(name) = &self.password_env {
-            let ok = !name.get_ref().is_empty()
-                && name
-                    .get_ref()
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_');
-            if !ok {
+            if !valid_env_name(name.get_ref()) {
                 return Err(at.error(
                     name,
                     "smtp.password_env",
@@ -1494,5 +1568,46 @@ empty = "note"
         assert_eq!(parse_size("MiB"), None);
         assert_eq!(parse_size("99999999999999999999GiB"), None);
         assert_eq!(parse_size("10 parsecs"), None);
+    }
+
+    #[test]
+    fn admin_table() {
+        // Each test variable is this test's own, so parallel tests cannot disturb it.
+        std::env::set_var("RELAIS_TEST_ADMIN_SET", "s3cret-token");
+        std::env::set_var("RELAIS_TEST_ADMIN_EMPTY", "");
+        let admin = |section: &str| {
+            Config::parse(section, Path::new("/etc/relais/relais.toml"))
+                .map(|c| c.admin.map(|a| (a.token, a.label)))
+        };
+        assert_eq!(admin("").unwrap(), None);
+        assert_eq!(
+            admin("[admin]\ntoken_env = \"RELAIS_TEST_ADMIN_SET\"\n").unwrap(),
+            Some((Some("s3cret-token".to_string()), "api".to_string()))
+        );
+        assert_eq!(
+            admin("[admin]\ntoken_env = \"RELAIS_TEST_ADMIN_SET\"\nlabel = \"équipe veille\"\n")
+                .unwrap(),
+            Some((Some("s3cret-token".to_string()), "équipe veille".to_string()))
+        );
+        for off in ["RELAIS_TEST_ADMIN_EMPTY", "RELAIS_TEST_ADMIN_NEVER_SET"] {
+            let text = format!("[admin]\ntoken_env = \"{off}\"\n");
+            assert_eq!(admin(&text).unwrap(), Some((None, "api".to_string())), "{off}");
+        }
+        let errors = [
+            ("[admin]\ntoken_env = \"s3cret token!\"\n", "2:13: admin.token_env: invalid variable name"),
+            ("[admin]\ntoken_env = \"X\"\nlabel = \"cli\"\n", "3:9: admin.label: invalid label"),
+            ("[admin]\ntoken_env = \"X\"\ntoken = \"inline\"\n", "admin.token"),
+            ("[admin]\nlabel = \"x\"\n", "token_env"),
+        ];
+        for (text, want) in errors {
+            let got = error_of(text);
+            assert!(got.contains(want), "{text:?}: {got}");
+        }
+        let config = Config::parse(
+            "[admin]\ntoken_env = \"RELAIS_TEST_ADMIN_SET\"\n",
+            Path::new("/etc/relais/relais.toml"),
+        );
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("s3cret"), "the token never shows in Debug: {debug}");
     }
 }
