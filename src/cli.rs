@@ -15,7 +15,7 @@ use serde_json::json;
 
 use crate::config::{Config, Location};
 use crate::fetch::Fetcher;
-use crate::model::{Item, SourceState, SourceStatus, Story};
+use crate::model::{Item, SourceStatus, Story};
 use crate::normalise::{self, Context};
 use crate::parse;
 use crate::publish::Publisher;
@@ -513,11 +513,8 @@ fn sources(config: &Config, json: bool) -> anyhow::Result<()> {
     }
     let mut out = std::io::stdout().lock();
     if json {
-        let list: Vec<_> = rows
-            .iter()
-            .map(|(source, state, items)| source_json(source, state.as_ref(), *items))
-            .collect();
-        serde_json::to_writer_pretty(&mut out, &json!({ "sources": list }))?;
+        let doc = crate::publish::sources_json(config, &store)?;
+        serde_json::to_writer_pretty(&mut out, &doc)?;
         writeln!(out)?;
         return Ok(());
     }
@@ -549,30 +546,6 @@ fn sources(config: &Config, json: bool) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-fn source_json(
-    source: &crate::config::Source,
-    state: Option<&SourceState>,
-    items: u64,
-) -> serde_json::Value {
-    let status = SourceStatus::of(state, source.paused);
-    json!({
-        "id": source.id,
-        "title": source.title,
-        "url": source.location.to_string(),
-        "status": status.as_str(),
-        "last_success": state.and_then(|s| s.last_success),
-        "last_error": state.and_then(|s| s.last_error.clone()),
-        "failures": state.map_or(0, |s| s.failures),
-        "failing_since": state.and_then(|s| s.failing_since),
-        "next_poll": state.and_then(|s| s.next_poll),
-        "last_status": state.and_then(|s| s.last_status),
-        "last_new_item": state.and_then(|s| s.last_new_item),
-        "retired_at": state.and_then(|s| s.retired_at),
-        "permanent_url": state.and_then(|s| s.permanent_url.clone()),
-        "items": items,
-    })
 }
 
 fn items(config: &Config, source: Option<&str>, limit: usize, json: bool) -> anyhow::Result<()> {
@@ -668,13 +641,8 @@ fn channel_items(
         true
     })?;
     let decisions = store.curation()?;
-    let explanation = crate::curate::explain_curated(
-        channel,
-        &config.sources,
-        &stories,
-        &decisions,
-        Utc::now(),
-    );
+    let explanation =
+        crate::curate::explain_curated(channel, &config.sources, &stories, &decisions, Utc::now());
     let mut out = BufWriter::new(std::io::stdout().lock());
     match why {
         Some(asked) if !asked.is_empty() => {

@@ -1587,16 +1587,32 @@ empty = "note"
         assert_eq!(
             admin("[admin]\ntoken_env = \"RELAIS_TEST_ADMIN_SET\"\nlabel = \"équipe veille\"\n")
                 .unwrap(),
-            Some((Some("s3cret-token".to_string()), "équipe veille".to_string()))
+            Some((
+                Some("s3cret-token".to_string()),
+                "équipe veille".to_string()
+            ))
         );
         for off in ["RELAIS_TEST_ADMIN_EMPTY", "RELAIS_TEST_ADMIN_NEVER_SET"] {
             let text = format!("[admin]\ntoken_env = \"{off}\"\n");
-            assert_eq!(admin(&text).unwrap(), Some((None, "api".to_string())), "{off}");
+            assert_eq!(
+                admin(&text).unwrap(),
+                Some((None, "api".to_string())),
+                "{off}"
+            );
         }
         let errors = [
-            ("[admin]\ntoken_env = \"s3cret token!\"\n", "2:13: admin.token_env: invalid variable name"),
-            ("[admin]\ntoken_env = \"X\"\nlabel = \"cli\"\n", "3:9: admin.label: invalid label"),
-            ("[admin]\ntoken_env = \"X\"\ntoken = \"inline\"\n", "admin.token"),
+            (
+                "[admin]\ntoken_env = \"s3cret token!\"\n",
+                "2:13: admin.token_env: invalid variable name",
+            ),
+            (
+                "[admin]\ntoken_env = \"X\"\nlabel = \"cli\"\n",
+                "3:9: admin.label: invalid label",
+            ),
+            (
+                "[admin]\ntoken_env = \"X\"\ntoken = \"inline\"\n",
+                "admin.token",
+            ),
             ("[admin]\nlabel = \"x\"\n", "token_env"),
         ];
         for (text, want) in errors {
@@ -1608,6 +1624,9 @@ empty = "note"
             Path::new("/etc/relais/relais.toml"),
         );
         let debug = format!("{config:?}");
-        assert!(!debug.contains("s3cret"), "the token never shows in Debug: {debug}");
+        assert!(
+            !debug.contains("s3cret"),
+            "the token never shows in Debug: {debug}"
+        );
     }
 }

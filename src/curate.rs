@@ -33,8 +33,8 @@ use crate::config::{Channel, Source};
 use crate::model::Story;
 
 pub use decisions::{
-    parse_until, Action, ActionError, Change, ChannelView, Decisions, Edit, Hidden, Pin,
-    StoryDecisions,
+    parse_until, Action, ActionError, ActionFields, Change, ChannelView, Decisions, Edit, Hidden,
+    Pin, StoryDecisions,
 };
 
 /// The channel an action names when the configuration has no such channel.

@@ -682,6 +682,42 @@ struct Selection {
     changed: DateTime<Utc>,
 }
 
+/// Every configured source with its health, as `relais sources --json` prints it and
+/// the admin API serves it: `{"sources": [{id, title, url, status, …}]}`.
+pub fn sources_json(config: &Config, store: &Store) -> Result<serde_json::Value, StoreError> {
+    let mut list = Vec::with_capacity(config.sources.len());
+    for source in &config.sources {
+        let state = store.source_state(&source.id)?;
+        let items = store.count_items(Some(&source.id))?;
+        list.push(source_json(source, state.as_ref(), items));
+    }
+    Ok(serde_json::json!({ "sources": list }))
+}
+
+pub(crate) fn source_json(
+    source: &crate::config::Source,
+    state: Option<&SourceState>,
+    items: u64,
+) -> serde_json::Value {
+    let status = crate::model::SourceStatus::of(state, source.paused);
+    serde_json::json!({
+        "id": source.id,
+        "title": source.title,
+        "url": source.location.to_string(),
+        "status": status.as_str(),
+        "last_success": state.and_then(|s| s.last_success),
+        "last_error": state.and_then(|s| s.last_error.clone()),
+        "failures": state.map_or(0, |s| s.failures),
+        "failing_since": state.and_then(|s| s.failing_since),
+        "next_poll": state.and_then(|s| s.next_poll),
+        "last_status": state.and_then(|s| s.last_status),
+        "last_new_item": state.and_then(|s| s.last_new_item),
+        "retired_at": state.and_then(|s| s.retired_at),
+        "permanent_url": state.and_then(|s| s.permanent_url.clone()),
+        "items": items,
+    })
+}
+
 /// The encodings relais can send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {

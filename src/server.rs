@@ -2,6 +2,9 @@
 //! listener and a shutdown future, so tests start it on port 0 and stop it at will.
 //! Every document comes from [`Publisher`], which renders and caches; this module only
 //! speaks HTTP: content negotiation, conditional requests, caching and security headers.
+//! The admin API lives in `admin` (mounted only when enabled).
+
+mod admin;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -41,11 +44,16 @@ impl AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let admin = admin::routes(&state);
+    let public = Router::new()
         .route("/healthz", get(healthz))
         .route("/", get(document))
         .route("/{*path}", get(document))
-        .with_state(state)
+        .with_state(state);
+    match admin {
+        Some(admin) => public.merge(admin),
+        None => public,
+    }
 }
 
 /// Serve until `shutdown` completes, then finish the requests under way.

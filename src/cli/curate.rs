@@ -200,20 +200,10 @@ pub fn describe(e: &AuditEntry) -> String {
     line
 }
 
-/// An audit entry in the JSON shape of `curate log --json` and the admin API.
-pub fn entry_json(e: &AuditEntry) -> serde_json::Value {
-    let mut v = serde_json::to_value(e).unwrap_or_default();
-    if let Some(map) = v.as_object_mut() {
-        map.insert("story".into(), json!(e.story.to_string()));
-        map.insert("channel".into(), json!(e.action.channel()));
-    }
-    v
-}
-
 fn log(store: &Store, limit: usize, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
     let entries = store.curation_log(Some(limit))?;
     if json {
-        let list: Vec<_> = entries.iter().map(entry_json).collect();
+        let list: Vec<_> = entries.iter().map(AuditEntry::to_json).collect();
         serde_json::to_writer_pretty(&mut *out, &json!({ "entries": list }))?;
         writeln!(out)?;
         return Ok(());

@@ -147,8 +147,57 @@ pub enum ActionError {
     EmptyEdit,
     #[error("until {0} is not in the future")]
     PastUntil(String),
-    #[error("until `{0}` is not a date: write 2026-12-31 (through that day, UTC) or an RFC 3339 time")]
+    #[error(
+        "until `{0}` is not a date: write 2026-12-31 (through that day, UTC) or an RFC 3339 time"
+    )]
     BadUntil(String),
+    #[error("unknown action `{0}`: use pin, unpin, hide, unhide, edit, add or remove")]
+    UnknownAction(String),
+    #[error("{0} needs a channel")]
+    NeedsChannel(&'static str),
+}
+
+/// The fields of an action as a request gives them (the admin API's JSON body).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionFields {
+    #[serde(default)]
+    pub channel: Option<String>,
+    #[serde(default)]
+    pub until: Option<String>,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub summary: Option<String>,
+}
+
+impl Action {
+    /// The action `name` with `fields`; fields an action does not use are ignored.
+    pub fn from_fields(name: &str, f: ActionFields) -> Result<Action, ActionError> {
+        let channel = |verb: &'static str| f.channel.clone().ok_or(ActionError::NeedsChannel(verb));
+        Ok(match name {
+            "pin" => Action::Pin {
+                channel: channel("pin")?,
+                until: f.until.as_deref().map(parse_until).transpose()?,
+            },
+            "unpin" => Action::Unpin {
+                channel: channel("unpin")?,
+            },
+            "hide" => Action::Hide { channel: f.channel },
+            "unhide" => Action::Unhide { channel: f.channel },
+            "edit" => Action::Edit {
+                title: f.title,
+                summary: f.summary,
+            },
+            "add" => Action::Add {
+                channel: channel("add")?,
+            },
+            "remove" => Action::Remove {
+                channel: channel("remove")?,
+            },
+            other => return Err(ActionError::UnknownAction(other.chars().take(40).collect())),
+        })
+    }
 }
 
 /// An operator's `until`: a date (the pin holds through that day, UTC) or an exact
@@ -292,6 +341,11 @@ impl Decisions {
 
     pub fn is_empty(&self) -> bool {
         self.by_story.is_empty()
+    }
+
+    /// The stories that carry a decision.
+    pub fn story_ids(&self) -> impl Iterator<Item = &str> {
+        self.by_story.keys().map(String::as_str)
     }
 
     /// How many stories carry a decision.
@@ -547,7 +601,10 @@ mod tests {
         let cases = [
             ("2026-12-31", Some("2027-01-01T00:00:00+00:00")),
             (" 2026-02-28 ", Some("2026-03-01T00:00:00+00:00")),
-            ("2026-12-31T08:00:00+01:00", Some("2026-12-31T07:00:00+00:00")),
+            (
+                "2026-12-31T08:00:00+01:00",
+                Some("2026-12-31T07:00:00+00:00"),
+            ),
             ("2026-02-30", None),
             ("demain", None),
             ("", None),

@@ -52,6 +52,20 @@ pub struct AuditEntry {
     pub story_title: String,
 }
 
+impl AuditEntry {
+    /// The JSON shape of `relais curate log --json` and the admin API: the record, with
+    /// the story id as a string (as `items --json` prints it) and `channel` always
+    /// present (null = everywhere, or an edit).
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        if let Some(map) = v.as_object_mut() {
+            map.insert("story".into(), serde_json::json!(self.story.to_string()));
+            map.insert("channel".into(), serde_json::json!(self.action.channel()));
+        }
+        v
+    }
+}
+
 impl Store {
     /// The story an operator names: a story id (a number, as `relais items --json` and
     /// `relais stories show` print it), or an item as SOURCE/ITEM-ID standing for its
@@ -101,8 +115,9 @@ impl Store {
         let entry = (&t.curation, &t.curation_log)
             .transaction(|(curation, log)| {
                 let mut decisions: StoryDecisions = match curation.get(key)? {
-                    Some(v) => records::decode(&v)
-                        .map_err(|m| abort(corrupt(&path, "curation of story", &story.to_string(), &m)))?,
+                    Some(v) => records::decode(&v).map_err(|m| {
+                        abort(corrupt(&path, "curation of story", &story.to_string(), &m))
+                    })?,
                     None => StoryDecisions::default(),
                 };
                 let change = decisions
@@ -111,8 +126,9 @@ impl Store {
                 if decisions.is_empty() {
                     curation.remove(&key[..])?;
                 } else {
-                    let bytes = records::encode(&decisions)
-                        .map_err(|m| abort(corrupt(&path, "curation of story", &story.to_string(), &m)))?;
+                    let bytes = records::encode(&decisions).map_err(|m| {
+                        abort(corrupt(&path, "curation of story", &story.to_string(), &m))
+                    })?;
                     curation.insert(&key[..], bytes)?;
                 }
                 let entry = AuditEntry {
@@ -141,7 +157,8 @@ impl Store {
         let mut all = Vec::new();
         for entry in self.t.curation.iter() {
             let (k, v) = entry.map_err(|e| self.storage(e))?;
-            let id = num_from_tail(&k).ok_or_else(|| self.corrupt("curation key", "not a number"))?;
+            let id =
+                num_from_tail(&k).ok_or_else(|| self.corrupt("curation key", "not a number"))?;
             let d: StoryDecisions = records::decode(&v)
                 .map_err(|m| self.corrupt(&format!("curation of story {id}"), &m))?;
             all.push((id.to_string(), d));
@@ -182,7 +199,9 @@ impl Store {
             .t
             .curation
             .transaction(|curation| {
-                let read = |k: &[u8], id: u64| -> sled::transaction::ConflictableTransactionResult<
+                let read = |k: &[u8],
+                            id: u64|
+                 -> sled::transaction::ConflictableTransactionResult<
                     Option<StoryDecisions>,
                     StoreError,
                 > {
