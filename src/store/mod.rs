@@ -808,8 +808,17 @@ impl Store {
     /// a story pinned somewhere (pin not expired) are kept. Returns how many were pruned. Runs in transactions of a few hundred items, flushed at the end;
     /// a crash in between leaves whole chunks pruned or not, never half an item.
     pub fn prune(&self, older_than: DateTime<Utc>) -> Result<usize, StoreError> {
+        self.prune_at(older_than, Utc::now())
+    }
+
+    /// [`Store::prune`] as of `now`: tombstones say they were written then, and pins
+    /// are judged then.
+    pub fn prune_at(
+        &self,
+        older_than: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
         let _guard = self.lock_ingest();
-        let now = Utc::now();
         let exempt = self.pinned_items(now)?;
         let upper = keys::time_bytes(older_than);
         let mut candidates = Vec::new();
