@@ -55,11 +55,29 @@ fn feed_a(request: usize) -> String {
     };
     let mut items = vec![
         rss_item("a", "a-1", A1, 20, summary1),
-        rss_item("a", "a-2", A2, 21, "Dossiers attendus avant janvier pour les forages."),
-        rss_item("a", "a-3", A3, 22, "Session de trois jours pour agents communaux."),
+        rss_item(
+            "a",
+            "a-2",
+            A2,
+            21,
+            "Dossiers attendus avant janvier pour les forages.",
+        ),
+        rss_item(
+            "a",
+            "a-3",
+            A3,
+            22,
+            "Session de trois jours pour agents communaux.",
+        ),
     ];
     if request > 0 {
-        items.push(rss_item("a", "a-4", A4, 24, "Crédits maintenus malgré la contrainte."));
+        items.push(rss_item(
+            "a",
+            "a-4",
+            A4,
+            24,
+            "Crédits maintenus malgré la contrainte.",
+        ));
     }
     rss(&items)
 }
@@ -276,27 +294,31 @@ async fn only_the_bearer_token_opens_the_api() {
         // the near-misses with a space are spaces inside the credential.
         (
             "leading space",
-            c.get(&url).header("authorization", format!("Bearer  {TOKEN}")),
+            c.get(&url)
+                .header("authorization", format!("Bearer  {TOKEN}")),
         ),
         (
             "trailing space then more",
-            c.get(&url).header("authorization", format!("Bearer {TOKEN} \t.")),
+            c.get(&url)
+                .header("authorization", format!("Bearer {TOKEN} \t.")),
         ),
         (
             "space inside",
-            c.get(&url).header("authorization", format!("Bearer {TOKEN} x")),
+            c.get(&url)
+                .header("authorization", format!("Bearer {TOKEN} x")),
         ),
-        ("empty bearer", c.get(&url).header("authorization", "Bearer ")),
         (
-            "query string",
-            c.get(format!("{url}?access_token={TOKEN}")),
+            "empty bearer",
+            c.get(&url).header("authorization", "Bearer "),
         ),
+        ("query string", c.get(format!("{url}?access_token={TOKEN}"))),
         ("query token", c.get(format!("{url}?token={TOKEN}"))),
         ("basic", c.get(&url).basic_auth("api", Some(TOKEN))),
         ("basic user", c.get(&url).basic_auth(TOKEN, None::<&str>)),
         (
             "other scheme",
-            c.get(&url).header("authorization", format!("Token {TOKEN}")),
+            c.get(&url)
+                .header("authorization", format!("Token {TOKEN}")),
         ),
         (
             "two headers",
@@ -304,7 +326,10 @@ async fn only_the_bearer_token_opens_the_api() {
                 .header("authorization", format!("Bearer {TOKEN}"))
                 .header("authorization", "Bearer wrong"),
         ),
-        ("cookie", c.get(&url).header("cookie", format!("token={TOKEN}"))),
+        (
+            "cookie",
+            c.get(&url).header("cookie", format!("token={TOKEN}")),
+        ),
         (
             "post without token",
             c.post(format!("{}/admin/api/stories/1/pin", daemon.base))
@@ -411,14 +436,54 @@ async fn only_the_bearer_token_opens_the_api() {
     assert_eq!(stories["stories"].as_array().unwrap().len(), 3);
     // (path, body, status, error text)
     let errors: [(String, Value, u16, &str); 8] = [
-        (format!("/admin/api/stories/{a1}/pin"), json!({}), 422, "pin needs a channel"),
-        (format!("/admin/api/stories/{a1}/pin"), json!({"channel": "nope"}), 422, "no channel has the id `nope`"),
-        (format!("/admin/api/stories/{a1}/pin"), json!({"channel": "coop", "until": "2001-01-01"}), 422, "is not in the future"),
-        (format!("/admin/api/stories/{a1}/pin"), json!({"channel": "coop", "colour": "red"}), 400, "invalid json body"),
-        (format!("/admin/api/stories/{a1}/edit"), json!({}), 422, "nothing to edit"),
-        (format!("/admin/api/stories/{a1}/frobnicate"), json!({}), 404, "unknown action"),
-        ("/admin/api/stories/99999/hide".to_string(), json!({}), 404, "no stored story has the id `99999`"),
-        ("/admin/api/stories/a%2Fnope/hide".to_string(), json!({}), 404, "`a/nope`"),
+        (
+            format!("/admin/api/stories/{a1}/pin"),
+            json!({}),
+            422,
+            "pin needs a channel",
+        ),
+        (
+            format!("/admin/api/stories/{a1}/pin"),
+            json!({"channel": "nope"}),
+            422,
+            "no channel has the id `nope`",
+        ),
+        (
+            format!("/admin/api/stories/{a1}/pin"),
+            json!({"channel": "coop", "until": "2001-01-01"}),
+            422,
+            "is not in the future",
+        ),
+        (
+            format!("/admin/api/stories/{a1}/pin"),
+            json!({"channel": "coop", "colour": "red"}),
+            400,
+            "invalid json body",
+        ),
+        (
+            format!("/admin/api/stories/{a1}/edit"),
+            json!({}),
+            422,
+            "nothing to edit",
+        ),
+        (
+            format!("/admin/api/stories/{a1}/frobnicate"),
+            json!({}),
+            404,
+            "unknown action",
+        ),
+        (
+            "/admin/api/stories/99999/hide".to_string(),
+            json!({}),
+            404,
+            "no stored story has the id `99999`",
+        ),
+        (
+            "/admin/api/stories/a%2Fnope/hide".to_string(),
+            json!({}),
+            404,
+            "`a/nope`",
+        ),
     ];
     for (path, body, status, message) in errors {
         let (got, doc) = post(&daemon.base, &path, body).await;
@@ -449,7 +514,11 @@ async fn the_api_is_absent_unless_configured_with_a_set_token() {
     for (what, admin) in cases {
         let dir = tempfile::tempdir().unwrap();
         let daemon = start(&write_config(dir.path(), &server, &admin)).await;
-        for path in ["/admin/api/sources", "/admin/api/stories?channel=coop", "/admin"] {
+        for path in [
+            "/admin/api/sources",
+            "/admin/api/stories?channel=coop",
+            "/admin",
+        ] {
             let r = client()
                 .get(format!("{}{path}", daemon.base))
                 .bearer_auth(TOKEN)
@@ -484,11 +553,23 @@ async fn curation_shows_at_once_and_survives_restart_and_repoll() {
     };
     let (a1, a2, a3) = (id_of(A1), id_of(A2), id_of(A3));
     let actions = [
-        (format!("/admin/api/stories/{a1}/pin"), json!({"channel": "coop"})),
-        (format!("/admin/api/stories/{a2}/hide"), json!({"channel": "coop"})),
-        (format!("/admin/api/stories/{a3}/edit"), json!({"title": EDITED})),
+        (
+            format!("/admin/api/stories/{a1}/pin"),
+            json!({"channel": "coop"}),
+        ),
+        (
+            format!("/admin/api/stories/{a2}/hide"),
+            json!({"channel": "coop"}),
+        ),
+        (
+            format!("/admin/api/stories/{a3}/edit"),
+            json!({"title": EDITED}),
+        ),
         // By item reference: SOURCE/ITEM-ID, the slash encoded in the path.
-        ("/admin/api/stories/b%2Fb-1/add".to_string(), json!({"channel": "coop"})),
+        (
+            "/admin/api/stories/b%2Fb-1/add".to_string(),
+            json!({"channel": "coop"}),
+        ),
     ];
     for (path, body) in &actions {
         let (status, doc) = post(&base, path, body.clone()).await;
@@ -530,7 +611,11 @@ async fn curation_shows_at_once_and_survives_restart_and_repoll() {
         .args(["curate", "unhide", &a2, "--channel", "coop"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // Restart on the same store: the first polls serve the items again (one edited by
     // its publisher, one new); every decision holds.
@@ -549,7 +634,12 @@ async fn curation_shows_at_once_and_survives_restart_and_repoll() {
         .collect();
     assert_eq!(actors, ["cli", "équipe veille"]);
     // Unpinning shows at once too.
-    let (status, _) = post(&base, &format!("/admin/api/stories/{a1}/unpin"), json!({"channel": "coop"})).await;
+    let (status, _) = post(
+        &base,
+        &format!("/admin/api/stories/{a1}/unpin"),
+        json!({"channel": "coop"}),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_everywhere(
         &titles_everywhere(&base, &all).await,

@@ -81,7 +81,12 @@ fn pin(channel: &str, until: Option<DateTime<Utc>>) -> Action {
 fn stories_are_named_by_id_or_by_item() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("s")).unwrap();
-    poll(&store, "ciedel", vec![item("ciedel", 0, at(2, 9))], at(3, 9));
+    poll(
+        &store,
+        "ciedel",
+        vec![item("ciedel", 0, at(2, 9))],
+        at(3, 9),
+    );
     let id = story(&store, "ciedel", 0);
     assert_eq!(store.find_story(&id.to_string()).unwrap(), id);
     assert_eq!(store.find_story("ciedel/ciedel-0").unwrap(), id);
@@ -107,7 +112,9 @@ fn actions_are_logged_newest_first_and_pins_expire_at_until() {
     );
     let (a, b) = (story(&store, "cuf", 0), story(&store, "cuf", 1));
     let until = at(20, 0);
-    store.curate(a, &pin("coop", Some(until)), "cli", at(10, 8)).unwrap();
+    store
+        .curate(a, &pin("coop", Some(until)), "cli", at(10, 8))
+        .unwrap();
     store
         .curate(b, &Action::Hide { channel: None }, "équipe", at(10, 9))
         .unwrap();
@@ -126,7 +133,10 @@ fn actions_are_logged_newest_first_and_pins_expire_at_until() {
         .unwrap();
     assert!(!again.changed);
     let past = store.curate(a, &pin("coop", Some(at(1, 0))), "cli", at(10, 12));
-    assert!(matches!(past, Err(StoreError::Curation(ActionError::PastUntil(_)))));
+    assert!(matches!(
+        past,
+        Err(StoreError::Curation(ActionError::PastUntil(_)))
+    ));
 
     let log = store.curation_log(None).unwrap();
     let summary: Vec<(&str, &str, u64, bool)> = log
@@ -142,10 +152,17 @@ fn actions_are_logged_newest_first_and_pins_expire_at_until() {
             ("pin", "cli", a, true),
         ]
     );
-    assert_eq!(log[3].story_title, "Rencontre régionale à Lyon sur les jumelages");
+    assert_eq!(
+        log[3].story_title,
+        "Rencontre régionale à Lyon sur les jumelages"
+    );
     assert_eq!(store.curation_log(Some(1)).unwrap().len(), 1);
     let json = log[2].to_json();
-    assert_eq!(json["channel"], serde_json::Value::Null, "null = everywhere");
+    assert_eq!(
+        json["channel"],
+        serde_json::Value::Null,
+        "null = everywhere"
+    );
     assert_eq!(json["story"], serde_json::json!(b.to_string()));
 
     let decisions = store.curation().unwrap();
@@ -169,12 +186,26 @@ fn a_merged_story_takes_the_curation_and_a_split_item_leaves_it() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("s")).unwrap();
     poll(&store, "cuf", vec![item("cuf", 0, at(2, 9))], at(4, 9));
-    poll(&store, "ciedel", vec![item("ciedel", 2, at(3, 9))], at(4, 9));
+    poll(
+        &store,
+        "ciedel",
+        vec![item("ciedel", 2, at(3, 9))],
+        at(4, 9),
+    );
     let (old, new) = (story(&store, "cuf", 0), story(&store, "ciedel", 2));
     assert_ne!(old, new);
-    store.curate(new, &pin("coop", None), "cli", at(5, 9)).unwrap();
     store
-        .curate(old, &Action::Hide { channel: Some("rural".into()) }, "cli", at(5, 9))
+        .curate(new, &pin("coop", None), "cli", at(5, 9))
+        .unwrap();
+    store
+        .curate(
+            old,
+            &Action::Hide {
+                channel: Some("rural".into()),
+            },
+            "cli",
+            at(5, 9),
+        )
         .unwrap();
     // The older story absorbs the newer one and takes its pin; its own hide stays.
     let merged = store
@@ -210,7 +241,9 @@ fn retention_keeps_the_items_of_pinned_stories() {
         at(21, 9),
     );
     let pinned = story(&store, "cuf", 0);
-    store.curate(pinned, &pin("coop", None), "cli", at(21, 10)).unwrap();
+    store
+        .curate(pinned, &pin("coop", None), "cli", at(21, 10))
+        .unwrap();
     // A pin expired when retention runs keeps nothing.
     let lapsed = story(&store, "cuf", 1);
     store
@@ -235,9 +268,18 @@ fn backup_and_restore_keep_curation_and_the_log() {
         at(4, 9),
     );
     let (a, b) = (story(&store, "cuf", 0), story(&store, "cuf", 1));
-    store.curate(a, &pin("coop", Some(at(28, 0))), "cli", at(5, 9)).unwrap();
     store
-        .curate(b, &Action::Add { channel: "coop".into() }, "api", at(5, 10))
+        .curate(a, &pin("coop", Some(at(28, 0))), "cli", at(5, 9))
+        .unwrap();
+    store
+        .curate(
+            b,
+            &Action::Add {
+                channel: "coop".into(),
+            },
+            "api",
+            at(5, 10),
+        )
         .unwrap();
     let edit = Action::Edit {
         title: None,
@@ -291,14 +333,50 @@ fn the_command_line_curates_and_refuses_unknown_stories_and_channels() {
     };
     // (arguments, exit code, text expected on stdout or stderr)
     let cases: [(&[&str], i32, &str); 9] = [
-        (&["curate", "pin", "cuf/cuf-0", "--channel", "coop"], 0, "pinned in coop"),
-        (&["curate", "pin", "cuf/cuf-0", "--channel", "nope"], 1, "no channel has the id `nope`"),
-        (&["curate", "hide", "cuf/none"], 1, "no stored story has the id `cuf/none`"),
-        (&["curate", "hide", "4242", "--channel", "coop"], 1, "`4242`"),
-        (&["curate", "pin", "cuf/cuf-0", "--channel", "coop", "--until", "hier"], 1, "is not a date"),
+        (
+            &["curate", "pin", "cuf/cuf-0", "--channel", "coop"],
+            0,
+            "pinned in coop",
+        ),
+        (
+            &["curate", "pin", "cuf/cuf-0", "--channel", "nope"],
+            1,
+            "no channel has the id `nope`",
+        ),
+        (
+            &["curate", "hide", "cuf/none"],
+            1,
+            "no stored story has the id `cuf/none`",
+        ),
+        (
+            &["curate", "hide", "4242", "--channel", "coop"],
+            1,
+            "`4242`",
+        ),
+        (
+            &[
+                "curate",
+                "pin",
+                "cuf/cuf-0",
+                "--channel",
+                "coop",
+                "--until",
+                "hier",
+            ],
+            1,
+            "is not a date",
+        ),
         (&["curate", "edit", "cuf/cuf-0"], 1, "nothing to edit"),
-        (&["curate", "edit", "cuf/cuf-0", "--title", "Titre revu"], 0, "edited"),
-        (&["items", "--channel", "coop", "--why"], 0, "pinned by operator"),
+        (
+            &["curate", "edit", "cuf/cuf-0", "--title", "Titre revu"],
+            0,
+            "edited",
+        ),
+        (
+            &["items", "--channel", "coop", "--why"],
+            0,
+            "pinned by operator",
+        ),
         (&["curate", "log"], 0, "cli"),
     ];
     for (args, code, text) in cases {
@@ -321,7 +399,9 @@ fn the_command_line_curates_and_refuses_unknown_stories_and_channels() {
         .map(|e| e["action"].as_str().unwrap())
         .collect();
     assert_eq!(actions, ["edit", "pin"]);
-    for sub in ["pin", "unpin", "hide", "unhide", "edit", "add", "remove", "log"] {
+    for sub in [
+        "pin", "unpin", "hide", "unhide", "edit", "add", "remove", "log",
+    ] {
         let (code, help, _) = relais(&["curate", sub, "--help"]);
         assert_eq!(code, Some(0));
         assert!(help.contains("Example: relais curate"), "{sub}: {help}");

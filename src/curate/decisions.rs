@@ -446,8 +446,8 @@ impl<'a> ChannelView<'a> {
         let mut pins: Vec<(&str, &Pin)> = self
             .decisions
             .by_story
-            .iter()
-            .filter_map(|(id, _)| Some((id.as_str(), self.pinned(id)?)))
+            .keys()
+            .filter_map(|id| Some((id.as_str(), self.pinned(id)?)))
             .filter(|(id, _)| self.hidden(id).is_none())
             .collect();
         pins.sort_by(|(a, pa), (b, pb)| pb.at.cmp(&pa.at).then_with(|| a.cmp(b)));

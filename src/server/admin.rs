@@ -112,26 +112,35 @@ fn bearer(value: &str) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then_some(token)
 }
 
-fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {
-    (status, Json(json!({ "error": message.to_string() }))).into_response()
+/// An error answer: its status and a short lower-case message.
+struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
 }
 
-fn store_error(e: StoreError) -> Response {
+fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {
+    ApiError(status, message.to_string()).into_response()
+}
+
+fn store_error(e: StoreError) -> ApiError {
     match e {
-        StoreError::UnknownStory { .. } => error(StatusCode::NOT_FOUND, e),
-        StoreError::Curation(_) => error(StatusCode::UNPROCESSABLE_ENTITY, e),
+        StoreError::UnknownStory { .. } => ApiError(StatusCode::NOT_FOUND, e.to_string()),
+        StoreError::Curation(_) => ApiError(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
         e => {
             tracing::error!(error = %e, "admin api");
-            error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+            ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
         }
     }
 }
 
 /// Runs store work off the async threads.
-async fn blocking(work: impl FnOnce() -> Result<Value, Response> + Send + 'static) -> Response {
+async fn blocking(work: impl FnOnce() -> Result<Value, ApiError> + Send + 'static) -> Response {
     match tokio::task::spawn_blocking(work).await {
         Ok(Ok(v)) => Json(v).into_response(),
-        Ok(Err(r)) => r,
+        Ok(Err(e)) => e.into_response(),
         Err(e) => {
             tracing::error!(error = %e, "admin task failed");
             error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
