@@ -70,6 +70,20 @@ fn story(store: &Store, source: &str, n: usize) -> u64 {
         .unwrap()
 }
 
+/// A store with two stories of source `cuf` (items `cuf-0` and `cuf-1`), and their ids.
+fn two_stories() -> (tempfile::TempDir, Store, u64, u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("a")).unwrap();
+    poll(
+        &store,
+        "cuf",
+        vec![item("cuf", 0, at(2, 9)), item("cuf", 1, at(3, 9))],
+        at(4, 9),
+    );
+    let (a, b) = (story(&store, "cuf", 0), story(&store, "cuf", 1));
+    (dir, store, a, b)
+}
+
 fn pin(channel: &str, until: Option<DateTime<Utc>>) -> Action {
     Action::Pin {
         channel: channel.into(),
@@ -102,15 +116,7 @@ fn stories_are_named_by_id_or_by_item() {
 
 #[test]
 fn actions_are_logged_newest_first_and_pins_expire_at_until() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("s")).unwrap();
-    poll(
-        &store,
-        "cuf",
-        vec![item("cuf", 0, at(2, 9)), item("cuf", 1, at(3, 9))],
-        at(4, 9),
-    );
-    let (a, b) = (story(&store, "cuf", 0), story(&store, "cuf", 1));
+    let (_dir, store, a, b) = two_stories();
     let until = at(20, 0);
     store
         .curate(a, &pin("coop", Some(until)), "cli", at(10, 8))
@@ -259,15 +265,7 @@ fn retention_keeps_the_items_of_pinned_stories() {
 
 #[test]
 fn backup_and_restore_keep_curation_and_the_log() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("a")).unwrap();
-    poll(
-        &store,
-        "cuf",
-        vec![item("cuf", 0, at(2, 9)), item("cuf", 1, at(3, 9))],
-        at(4, 9),
-    );
-    let (a, b) = (story(&store, "cuf", 0), story(&store, "cuf", 1));
+    let (dir, store, a, b) = two_stories();
     store
         .curate(a, &pin("coop", Some(at(28, 0))), "cli", at(5, 9))
         .unwrap();
@@ -406,4 +404,70 @@ fn the_command_line_curates_and_refuses_unknown_stories_and_channels() {
         assert_eq!(code, Some(0));
         assert!(help.contains("Example: relais curate"), "{sub}: {help}");
     }
+}
+
+#[test]
+fn the_digest_applies_the_decisions() {
+    use relais::curate::{Decisions, StoryDecisions};
+    use relais::digest::{sections, DatedStory, Period, Window};
+    use relais::model::Story;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("relais.toml");
+    let text = "[[source]]\nid = \"cuf\"\nurl = \"feed.xml\"\n[[channel]]\nid = \"coop\"\ntitle = \"Coop\"\n\
+        [smtp]\nhost = \"127.0.0.1\"\nsecurity = \"none\"\n[[digest]]\nid = \"hebdo\"\ntitle = \"Lettre\"\n\
+        channels = [\"coop\"]\nfrom = \"veille@example.org\"\nto = [\"liste@example.org\"]\n";
+    let config = relais::config::Config::parse(text, &path).unwrap();
+    let digest = config.digest("hebdo").unwrap();
+    let stories: Vec<DatedStory> = (0..3)
+        .map(|n| {
+            let mut story = Story::single(item("cuf", n, at(17 + n as u32, 9)));
+            story.id = n.to_string();
+            DatedStory {
+                story,
+                first_seen: at(20, 9),
+            }
+        })
+        .collect();
+    let decide = |action: Action| {
+        let mut d = StoryDecisions::default();
+        d.apply(&action, ("", ""), at(21, 9)).unwrap();
+        d
+    };
+    let decisions = Decisions::new(
+        [
+            ("0".to_string(), decide(pin("coop", None))),
+            (
+                "1".to_string(),
+                decide(Action::Hide {
+                    channel: Some("coop".into()),
+                }),
+            ),
+            (
+                "2".to_string(),
+                decide(Action::Edit {
+                    title: Some("Formation : inscriptions ouvertes".into()),
+                    summary: None,
+                }),
+            ),
+        ],
+        None,
+    );
+    let window = Window {
+        period: "2026-W47".parse::<Period>().unwrap(),
+        late_after: None,
+        composed_at: at(23, 9),
+    };
+    let got = sections(&config, digest, &window, &stories, &decisions);
+    let titles: Vec<&str> = got[0]
+        .stories
+        .iter()
+        .map(|s| s.item.title.as_str())
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            "Rencontre régionale à Lyon sur les jumelages",
+            "Formation : inscriptions ouvertes"
+        ]
+    );
 }

@@ -13,7 +13,7 @@ use clap::Subcommand;
 use serde_json::json;
 
 use crate::config::Config;
-use crate::curate::{self, Action};
+use crate::curate::{self, Action, ActionFields};
 use crate::store::{AuditEntry, Store};
 
 /// The audit log's actor for actions taken on the command line.
@@ -107,7 +107,11 @@ pub fn run(
     command: &CurateCommand,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let (story, action) = match command {
+    let on = |channel: &String| ActionFields {
+        channel: Some(channel.clone()),
+        ..ActionFields::default()
+    };
+    let (story, name, fields) = match command {
         CurateCommand::Log { limit, json } => return log(store, *limit, *json, out),
         CurateCommand::Pin {
             story,
@@ -115,27 +119,25 @@ pub fn run(
             until,
         } => (
             story,
-            Action::Pin {
-                channel: channel.clone(),
-                until: until.as_deref().map(curate::parse_until).transpose()?,
+            "pin",
+            ActionFields {
+                until: until.clone(),
+                ..on(channel)
             },
         ),
-        CurateCommand::Unpin { story, channel } => (
+        CurateCommand::Unpin { story, channel } => (story, "unpin", on(channel)),
+        CurateCommand::Add { story, channel } => (story, "add", on(channel)),
+        CurateCommand::Remove { story, channel } => (story, "remove", on(channel)),
+        CurateCommand::Hide { story, channel } | CurateCommand::Unhide { story, channel } => (
             story,
-            Action::Unpin {
-                channel: channel.clone(),
+            if matches!(command, CurateCommand::Hide { .. }) {
+                "hide"
+            } else {
+                "unhide"
             },
-        ),
-        CurateCommand::Hide { story, channel } => (
-            story,
-            Action::Hide {
+            ActionFields {
                 channel: channel.clone(),
-            },
-        ),
-        CurateCommand::Unhide { story, channel } => (
-            story,
-            Action::Unhide {
-                channel: channel.clone(),
+                ..ActionFields::default()
             },
         ),
         CurateCommand::Edit {
@@ -144,24 +146,15 @@ pub fn run(
             summary,
         } => (
             story,
-            Action::Edit {
+            "edit",
+            ActionFields {
                 title: title.clone(),
                 summary: summary.clone(),
-            },
-        ),
-        CurateCommand::Add { story, channel } => (
-            story,
-            Action::Add {
-                channel: channel.clone(),
-            },
-        ),
-        CurateCommand::Remove { story, channel } => (
-            story,
-            Action::Remove {
-                channel: channel.clone(),
+                ..ActionFields::default()
             },
         ),
     };
+    let action = Action::from_fields(name, fields)?;
     if let Some(channel) = curate::unknown_channel(config, &action) {
         bail!(
             "no channel has the id `{channel}` in {}",
