@@ -398,6 +398,18 @@ fn check(cli: &Cli) -> anyhow::Result<()> {
             humantime::format_duration(smtp.timeout)
         );
     }
+    if let Some(admin) = &config.admin {
+        match admin.token {
+            Some(_) => println!(
+                "  admin:    API on /admin/api/ (token from ${}, acting as `{}`)",
+                admin.token_env, admin.label
+            ),
+            None => println!(
+                "  admin:    API off: ${} is not set (or empty)",
+                admin.token_env
+            ),
+        }
+    }
     println!("  store:    {}", config.store.path.display());
     let window = config.stories.window.as_secs();
     println!(
