@@ -2,7 +2,7 @@
 //! results on stdout (one JSON document with `--json`) and leave logs to stderr. Every
 //! error becomes one line naming the file, source or key; `main` maps it to exit code 1.
 
-mod curate;
+pub mod curate;
 
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
