@@ -471,3 +471,52 @@ fn the_digest_applies_the_decisions() {
         ]
     );
 }
+
+#[test]
+fn a_lapsing_pin_renders_the_channel_again_without_any_store_change() {
+    use relais::publish::{Doc, Publisher};
+    use relais::render::FeedFormat;
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("relais.toml");
+    std::fs::write(
+        &path,
+        "[store]\npath = \"store\"\n[[source]]\nid = \"cuf\"\nurl = \"feed.xml\"\n[[channel]]\nid = \"coop\"\ntitle = \"Coop\"\n",
+    )
+    .unwrap();
+    let config = Arc::new(relais::config::Config::load(&path).unwrap());
+    let store = Arc::new(Store::open(&config.store.path).unwrap());
+    poll(
+        &store,
+        "cuf",
+        vec![item("cuf", 0, at(2, 9)), item("cuf", 1, at(3, 9))],
+        at(4, 9),
+    );
+    let old = story(&store, "cuf", 0);
+    let until = Utc::now() + Duration::milliseconds(1500);
+    store
+        .curate(old, &pin("coop", Some(until)), "cli", Utc::now())
+        .unwrap();
+    let publisher = Publisher::new(Arc::clone(&config), Arc::clone(&store));
+    let feed = Doc::Feed {
+        id: "coop".into(),
+        format: FeedFormat::Json,
+        page: 1,
+    };
+    let first_title = || -> String {
+        let doc = publisher.document(&feed).unwrap().unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&doc.body).unwrap();
+        json["items"][0]["title"].as_str().unwrap().to_string()
+    };
+    let (pinned, newest) = (TEXTS[0].0, TEXTS[1].0);
+    assert_eq!(first_title(), pinned);
+    // Nothing is written to the store from here on: only the pin's end changes the feed.
+    let changes = store.changes();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while first_title() != newest {
+        assert!(std::time::Instant::now() < deadline, "the pin lapsed in the feed");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(Utc::now() >= until);
+    assert_eq!(store.changes(), changes);
+}
