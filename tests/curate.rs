@@ -330,7 +330,7 @@ fn the_command_line_curates_and_refuses_unknown_stories_and_channels() {
         )
     };
     // (arguments, exit code, text expected on stdout or stderr)
-    let cases: [(&[&str], i32, &str); 9] = [
+    let cases: [(&[&str], i32, &str); 10] = [
         (
             &["curate", "pin", "cuf/cuf-0", "--channel", "coop"],
             0,
@@ -365,6 +365,19 @@ fn the_command_line_curates_and_refuses_unknown_stories_and_channels() {
             "is not a date",
         ),
         (&["curate", "edit", "cuf/cuf-0"], 1, "nothing to edit"),
+        (
+            &[
+                "curate",
+                "edit",
+                "cuf/cuf-0",
+                "--channel",
+                "coop",
+                "--title",
+                "x",
+            ],
+            1,
+            "an edit applies to every channel",
+        ),
         (
             &["curate", "edit", "cuf/cuf-0", "--title", "Titre revu"],
             0,
@@ -514,7 +527,10 @@ fn a_lapsing_pin_renders_the_channel_again_without_any_store_change() {
     let changes = store.changes();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while first_title() != newest {
-        assert!(std::time::Instant::now() < deadline, "the pin lapsed in the feed");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the pin lapsed in the feed"
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     assert!(Utc::now() >= until);

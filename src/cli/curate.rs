@@ -69,6 +69,9 @@ pub enum CurateCommand {
         title: Option<String>,
         #[arg(long)]
         summary: Option<String>,
+        /// Refused with an explanation: edits are global.
+        #[arg(long, value_name = "ID", hide = true)]
+        channel: Option<String>,
     },
     /// Put a story into a channel by hand, whatever the channel's rules say.
     ///
@@ -141,9 +144,15 @@ pub fn run(
             },
         ),
         CurateCommand::Edit {
+            channel: Some(_), ..
+        } => bail!(
+            "an edit applies to every channel: drop --channel (to change a story in one channel only, hide it there)"
+        ),
+        CurateCommand::Edit {
             story,
             title,
             summary,
+            channel: None,
         } => (
             story,
             "edit",
