@@ -30,6 +30,8 @@ pub struct AppState {
     /// When the digest scheduler last woke up (Unix seconds, 0 = never), shown by
     /// `/healthz` so a stalled ticker is visible.
     pub digest_tick: Arc<std::sync::atomic::AtomicI64>,
+    /// Told when the admin API changed what channels show (the WebSub pinger listens).
+    pub changed: Option<tokio::sync::mpsc::UnboundedSender<()>>,
 }
 
 impl AppState {
@@ -39,6 +41,7 @@ impl AppState {
             config,
             store,
             digest_tick: Arc::new(std::sync::atomic::AtomicI64::new(0)),
+            changed: None,
         }
     }
 }

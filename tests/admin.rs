@@ -90,6 +90,7 @@ async fn fixtures() -> FixtureServer {
                 let n = requests.fetch_add(1, Ordering::SeqCst);
                 Reply::ok(feed_a(n)).header("content-type", "application/rss+xml")
             })
+            .fixed("/hub", Reply::status(204))
             .fixed(
                 "/b.xml",
                 Reply::ok(rss(&[rss_item(
@@ -646,4 +647,45 @@ async fn curation_shows_at_once_and_survives_restart_and_repoll() {
         &[A4, B1, EDITED, A2, A1],
     );
     daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_curation_through_the_api_pings_the_websub_hub() {
+    let server = fixtures().await;
+    let dir = tempfile::tempdir().unwrap();
+    let extra = format!("{ADMIN}[websub]\nhub = \"{}\"\n", server.url("/hub"));
+    let daemon = start(&write_config(dir.path(), &server, &extra)).await;
+    let server_pings = || server.requests_to("/hub").len();
+    let pings = |n: usize| async move {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while server_pings() < n {
+            assert!(tokio::time::Instant::now() < deadline, "{n} pings expected");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    // The first polls changed the channel: one ping per feed format.
+    pings(3).await;
+    let (status, _) = post(
+        &daemon.base,
+        "/admin/api/stories/a%2Fa-1/pin",
+        json!({"channel": "coop"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    pings(6).await;
+    // A no-op changes nothing and pings nothing.
+    let (status, doc) = post(
+        &daemon.base,
+        "/admin/api/stories/a%2Fa-1/pin",
+        json!({"channel": "coop"}),
+    )
+    .await;
+    assert_eq!(
+        (status, &doc["entry"]["changed"]),
+        (StatusCode::OK, &json!(false))
+    );
+    daemon.stop().await;
+    assert_eq!(server_pings(), 6);
+    let last = String::from_utf8(server.requests_to("/hub")[5].body.clone()).unwrap();
+    assert!(last.contains("feeds%2Fcoop."), "{last}");
 }

@@ -307,12 +307,19 @@ async fn act(
         );
     }
     let actor = admin.label;
+    let changed = app.changed.clone();
     blocking(move || {
         let store = &app.store;
         let id = store.find_story(&story).map_err(store_error)?;
         let entry = store
             .curate(id, &action, &actor, Utc::now())
             .map_err(store_error)?;
+        if entry.changed {
+            if let Some(tx) = &changed {
+                // The pinger compares the feeds' tags and pings the hub for those that moved.
+                let _ = tx.send(());
+            }
+        }
         let decisions = store.curation().map_err(store_error)?;
         Ok(json!({
             "entry": entry.to_json(),
