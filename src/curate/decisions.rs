@@ -235,21 +235,29 @@ impl StoryDecisions {
                 if let Some(u) = until.filter(|u| *u <= now) {
                     return Err(ActionError::PastUntil(u.to_rfc3339()));
                 }
+                let details = until.map(|u| format!("until {}", u.to_rfc3339()));
+                // The same pin again keeps its place among the pins (its time).
+                if self.pinned.get(channel).is_some_and(|p| p.until == *until) {
+                    return Ok(change(false, details));
+                }
                 let pin = Pin {
                     at: now,
                     until: *until,
                 };
-                let before = self.pinned.insert(channel.clone(), pin);
-                let details = until.map(|u| format!("until {}", u.to_rfc3339()));
-                change(before.is_none_or(|b| b.until != *until), details)
+                self.pinned.insert(channel.clone(), pin);
+                change(true, details)
             }
             Action::Unpin { channel } => change(self.pinned.remove(channel).is_some(), None),
+            // Hiding or adding again keeps the first time.
             Action::Hide { channel: Some(c) } => {
-                change(self.hidden.insert(c.clone(), now).is_none(), None)
+                let new = !self.hidden.contains_key(c);
+                self.hidden.entry(c.clone()).or_insert(now);
+                change(new, None)
             }
             Action::Hide { channel: None } => {
-                let was = self.hidden_everywhere.replace(now);
-                change(was.is_none(), None)
+                let new = self.hidden_everywhere.is_none();
+                self.hidden_everywhere.get_or_insert(now);
+                change(new, None)
             }
             Action::Unhide { channel: Some(c) } => change(self.hidden.remove(c).is_some(), None),
             Action::Unhide { channel: None } => {
@@ -259,7 +267,9 @@ impl StoryDecisions {
                 change(any, None)
             }
             Action::Add { channel } => {
-                change(self.added.insert(channel.clone(), now).is_none(), None)
+                let new = !self.added.contains_key(channel);
+                self.added.entry(channel.clone()).or_insert(now);
+                change(new, None)
             }
             Action::Remove { channel } => change(self.added.remove(channel).is_some(), None),
             Action::Edit { title, summary } => {
@@ -523,6 +533,18 @@ mod tests {
         let cases: Vec<(Vec<Action>, bool, Option<&str>)> = vec![
             (vec![pin("a", None)], true, None),
             (vec![pin("a", None), pin("a", None)], false, None),
+            (
+                vec![
+                    Action::Add {
+                        channel: "a".into(),
+                    },
+                    Action::Add {
+                        channel: "a".into(),
+                    },
+                ],
+                false,
+                None,
+            ),
             (
                 vec![pin("a", None), pin("a", Some(20))],
                 true,
