@@ -211,11 +211,7 @@ impl Bench {
             );
         }
         assert_eq!(
-            store
-                .source_state("healthy")
-                .unwrap()
-                .unwrap()
-                .last_error,
+            store.source_state("healthy").unwrap().unwrap().last_error,
             None
         );
         // `items --json` prints the stored items with serde: nothing dangerous in them.
@@ -293,7 +289,12 @@ fn check_xml_feed(body: &str, what: &str) {
     feed_rs::parser::parse(body.as_bytes()).unwrap_or_else(|e| panic!("{what}: feed-rs: {e}"));
     for node in doc.descendants().filter(|n| n.is_element()) {
         for a in node.attributes() {
-            assert!(!bad_scheme(a.value()), "{what}: {}={:?}", a.name(), a.value());
+            assert!(
+                !bad_scheme(a.value()),
+                "{what}: {}={:?}",
+                a.name(),
+                a.value()
+            );
             assert!(
                 !a.name().to_ascii_lowercase().starts_with("on"),
                 "{what}: {}",
@@ -306,7 +307,11 @@ fn check_xml_feed(body: &str, what: &str) {
             assert!(!bad_scheme(text), "{what}: <{name}>{text}");
         }
         if matches!(name, "description" | "encoded" | "content" | "summary") {
-            assert_eq!(dangers(text), Vec::<String>::new(), "{what}: <{name}>{text}");
+            assert_eq!(
+                dangers(text),
+                Vec::<String>::new(),
+                "{what}: <{name}>{text}"
+            );
         }
     }
 }
@@ -476,7 +481,9 @@ async fn hostile_servers_fail_the_source_with_the_exact_error() {
             "an unclosed CDATA section",
             "",
             Arc::new(|_: &Request| {
-                Reply::ok(rss_item("<item><title>a</title><description><![CDATA[<p>jamais fermé"))
+                Reply::ok(rss_item(
+                    "<item><title>a</title><description><![CDATA[<p>jamais fermé",
+                ))
             }),
             Routes::new(),
             "UNCLOSED",
@@ -485,7 +492,11 @@ async fn hostile_servers_fail_the_source_with_the_exact_error() {
             "100,000 nested elements",
             "",
             Arc::new(|_: &Request| {
-                Reply::ok(rss_item(&format!("{}{}", "<x>".repeat(100_000), "</x>".repeat(100_000))))
+                Reply::ok(rss_item(&format!(
+                    "{}{}",
+                    "<x>".repeat(100_000),
+                    "</x>".repeat(100_000)
+                )))
             }),
             Routes::new(),
             "{url}: too deeply nested: more than 512 open elements",
@@ -512,6 +523,506 @@ async fn hostile_servers_fail_the_source_with_the_exact_error() {
             started.elapsed() < Duration::from_secs(5),
             "{name}: took {:?}",
             started.elapsed()
+        );
+    }
+}
+
+// ------------------------------------------------------------------ hostile documents
+
+fn utf16(s: &str, big_endian: bool, bom: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    let units = bom.then_some(0xFEFF).into_iter().chain(s.encode_utf16());
+    for u in units {
+        out.extend(if big_endian {
+            u.to_be_bytes()
+        } else {
+            u.to_le_bytes()
+        });
+    }
+    out
+}
+
+fn utf32(s: &str, big_endian: bool, bom: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    let chars = bom.then_some('\u{FEFF}').into_iter().chain(s.chars());
+    for c in chars {
+        let c = u32::from(c);
+        out.extend(if big_endian {
+            c.to_be_bytes()
+        } else {
+            c.to_le_bytes()
+        });
+    }
+    out
+}
+
+/// An RSS document with one item whose title is `title` (raw XML) and guid `x`.
+fn titled(title: &str) -> String {
+    rss_item(&format!(
+        "<item><title>{title}</title><link>https://partenaire.example.org/x</link><guid>x</guid></item>"
+    ))
+}
+
+/// The same, declaring `encoding` (for re-encoded documents).
+fn titled_in(encoding: &str, title: &str) -> String {
+    titled(title).replacen("UTF-8", encoding, 1)
+}
+
+fn billion_laughs(root: &str) -> String {
+    let mut doc = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE rss [\n <!ENTITY lol \"lol\">\n",
+    );
+    for i in 1..10 {
+        let prev = if i == 1 {
+            "lol".to_string()
+        } else {
+            format!("lol{}", i - 1)
+        };
+        doc.push_str(&format!(
+            " <!ENTITY lol{i} \"{}\">\n",
+            format!("&{prev};").repeat(10)
+        ));
+    }
+    doc.push_str("]>\n");
+    doc.push_str(root);
+    doc
+}
+
+fn title_of(bench: &Bench, id: &str) -> String {
+    bench.item(id).title
+}
+
+#[tokio::test]
+async fn hostile_documents_are_repaired_and_stored() {
+    const TITLE: &str = "Coopération décentralisée — 東京 «ok»";
+    type Check = Box<dyn Fn(&Bench)>;
+    let same_title = || -> Check { Box::new(|b: &Bench| assert_eq!(title_of(b, "x"), TITLE)) };
+    let lol_root = "<rss version=\"2.0\"><channel><title>&lol9;</title><item><title>&lol9;</title><guid>x</guid><description>&lol9;</description></item></channel></rss>";
+    let cases: Vec<(&str, Vec<u8>, Check)> = vec![
+        (
+            "billion laughs, UTF-8: the DOCTYPE is dropped, the entity stays literal",
+            billion_laughs(lol_root).into_bytes(),
+            Box::new(|b: &Bench| {
+                let item = b.item("x");
+                assert_eq!(item.title, "&lol9;");
+                assert_eq!(item.summary, "&lol9;");
+            }),
+        ),
+        (
+            "billion laughs, UTF-16LE with BOM",
+            utf16(
+                &billion_laughs(lol_root).replacen("UTF-8", "UTF-16", 1),
+                false,
+                true,
+            ),
+            Box::new(|b: &Bench| assert_eq!(title_of(b, "x"), "&lol9;")),
+        ),
+        (
+            "billion laughs, UTF-16BE without BOM",
+            utf16(
+                &billion_laughs(lol_root).replacen("UTF-8", "UTF-16", 1),
+                true,
+                false,
+            ),
+            Box::new(|b: &Bench| assert_eq!(title_of(b, "x"), "&lol9;")),
+        ),
+        (
+            "XXE to a local file",
+            titled("&xxe;")
+                .replacen(
+                    "<rss",
+                    "<!DOCTYPE rss [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]>\n<rss",
+                    1,
+                )
+                .into_bytes(),
+            Box::new(|b: &Bench| {
+                assert_eq!(title_of(b, "x"), "&xxe;");
+                let all = format!("{:?}", b.items("hostile"));
+                assert!(!all.contains("root:"), "{all}");
+            }),
+        ),
+        (
+            "windows-1252 bytes in a document declared UTF-8",
+            {
+                let mut doc = titled("Coop\u{1}ration \u{2}guillemets\u{3} \u{4}").into_bytes();
+                for (marker, byte) in [(1u8, 0xE9u8), (2, 0x93), (3, 0x94), (4, 0x80)] {
+                    for b in doc.iter_mut().filter(|b| **b == marker) {
+                        *b = byte;
+                    }
+                }
+                doc
+            },
+            Box::new(|b: &Bench| {
+                assert_eq!(title_of(b, "x"), "Coopération “guillemets” €");
+            }),
+        ),
+        (
+            "UTF-16LE with BOM",
+            utf16(&titled_in("UTF-16", TITLE), false, true),
+            same_title(),
+        ),
+        (
+            "UTF-16BE with BOM",
+            utf16(&titled_in("UTF-16", TITLE), true, true),
+            same_title(),
+        ),
+        (
+            "UTF-16LE without BOM",
+            utf16(&titled_in("UTF-16", TITLE), false, false),
+            same_title(),
+        ),
+        (
+            "UTF-16BE without BOM",
+            utf16(&titled_in("UTF-16", TITLE), true, false),
+            same_title(),
+        ),
+        (
+            "UTF-32LE with BOM",
+            utf32(&titled_in("UTF-32", TITLE), false, true),
+            same_title(),
+        ),
+        (
+            "UTF-32BE with BOM",
+            utf32(&titled_in("UTF-32", TITLE), true, true),
+            same_title(),
+        ),
+        (
+            "UTF-32LE without BOM",
+            utf32(&titled_in("UTF-32", TITLE), false, false),
+            same_title(),
+        ),
+        (
+            "UTF-32BE without BOM",
+            utf32(&titled_in("UTF-32", TITLE), true, false),
+            same_title(),
+        ),
+        (
+            "NUL, U+000B and U+FFFE in XML",
+            titled("Co\u{0}op\u{B}éra\u{FFFE}tion").into_bytes(),
+            Box::new(|b: &Bench| assert_eq!(title_of(b, "x"), "Coopération")),
+        ),
+        (
+            "\\u0000 in JSON Feed",
+            r#"{"version": "https://jsonfeed.org/version/1.1", "title": "Grand\u0000 Reims",
+                "items": [{"id": "x", "url": "https://partenaire.example.org/x",
+                "title": "Coop\u0000ération", "content_text": "un\u0000deux"}]}"#
+                .as_bytes()
+                .to_vec(),
+            Box::new(|b: &Bench| {
+                let item = b.item("x");
+                assert_eq!(item.title, "Coopération");
+                assert_eq!(item.summary, "undeux");
+            }),
+        ),
+        (
+            "]]> in content, escaped and split across CDATA sections",
+            rss_item(
+                "<item><title>Fin ]]&gt; de section</title><guid>x</guid>\
+                 <description><![CDATA[<p>avant ]]]]><![CDATA[> après</p>]]></description></item>",
+            )
+            .into_bytes(),
+            Box::new(|b: &Bench| {
+                let item = b.item("x");
+                assert_eq!(item.title, "Fin ]]> de section");
+                assert_eq!(
+                    item.content_html.as_deref(),
+                    Some("<p>avant ]]&gt; après</p>")
+                );
+                assert_eq!(item.summary, "avant ]]> après");
+            }),
+        ),
+    ];
+    for (name, body, check) in cases {
+        let body = Arc::new(body);
+        let bench = Bench::start("", move |_| Reply::ok(body.as_slice()), Routes::new()).await;
+        let report = bench.hostile().await;
+        assert!(
+            matches!(report.outcome, Outcome::Stored { new: 1, .. }),
+            "{name}: {report:?} ({:?})",
+            bench.last_error()
+        );
+        check(&bench);
+    }
+}
+
+#[tokio::test]
+async fn xxe_never_reaches_the_canary() {
+    let canary = FixtureServer::start(Routes::new()).await;
+    let doctype = format!(
+        "<!DOCTYPE rss [\n<!ENTITY % remote SYSTEM \"{c}/dtd\">\n%remote;\n\
+         <!ENTITY xxe SYSTEM \"{c}/xxe\">\n<!ENTITY img SYSTEM \"{c}/img\" NDATA gif>]>\n",
+        c = canary.base()
+    );
+    let doc = titled("&xxe;").replacen("<rss", &format!("{doctype}<rss"), 1);
+    let bench = Bench::start("", move |_| Reply::ok(doc.as_str()), Routes::new()).await;
+    let report = bench.hostile().await;
+    assert!(
+        matches!(report.outcome, Outcome::Stored { new: 1, .. }),
+        "{report:?}"
+    );
+    assert_eq!(title_of(&bench, "x"), "&xxe;");
+    assert!(canary.requests().is_empty(), "{:?}", canary.requests());
+}
+
+#[tokio::test]
+async fn broken_dates_are_refused_or_clamped_never_invented() {
+    let dates = [
+        ("year-9999", "Fri, 31 Dec 9999 23:59:59 GMT"),
+        ("hour-25", "Mon, 23 Nov 2026 25:00:00 +0100"),
+        ("iso-hour-25", "2026-11-23T25:00:00Z"),
+        ("feb-30", "Mon, 30 Feb 2026 09:00:00 +0100"),
+        ("two-digit-26", "Mon, 23 Nov 26 09:00:00 +0100"),
+        ("two-digit-99", "Tue, 23 Nov 99 09:00:00 GMT"),
+        ("unknown-zone", "Mon, 23 Nov 2026 09:00:00 XYZ"),
+        ("garbage", "hier soir"),
+    ];
+    let items: String = dates
+        .iter()
+        .map(|(id, date)| {
+            format!("<item><title>{id}</title><guid>{id}</guid><pubDate>{date}</pubDate></item>")
+        })
+        .collect();
+    let doc = rss_item(&items);
+    let bench = Bench::start("", move |_| Reply::ok(doc.as_str()), Routes::new()).await;
+    let report = bench.hostile().await;
+    assert!(
+        matches!(report.outcome, Outcome::Stored { new: 8, .. }),
+        "{report:?}"
+    );
+    let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+    // (id, published, guessed): a date in the future is clamped to the fetch time; one
+    // that is no real date is refused and the item dated when first seen, flagged.
+    let expected = [
+        ("year-9999", now(), false),
+        ("hour-25", now(), true),
+        ("iso-hour-25", now(), true),
+        ("feb-30", now(), true),
+        ("two-digit-26", at("2026-11-23T08:00:00Z"), false),
+        ("two-digit-99", at("1999-11-23T09:00:00Z"), false),
+        ("unknown-zone", at("2026-11-23T09:00:00Z"), false),
+        ("garbage", now(), true),
+    ];
+    for (id, published, guessed) in expected {
+        let item = bench.item(id);
+        assert_eq!(
+            (item.published, item.published_guessed),
+            (published, guessed),
+            "{id}"
+        );
+        assert_eq!(item.updated, None, "{id}");
+    }
+}
+
+/// Links and content hrefs that would run script if a reader followed them, in every
+/// disguise: entity-encoded, tab-split, mixed case, leading spaces or control characters.
+const SCHEMES_RSS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>Partenaire</title><link>https://partenaire.example.org/</link>
+<item><title>s1</title><link>javascript:alert(1)</link><guid isPermaLink="false">s1</guid></item>
+<item><title>s2</title><link>&#x09;&#x0A; JaVaScRiPt:alert(2)</link><guid isPermaLink="false">s2</guid></item>
+<item><title>s3</title><link>jav&#x09;ascript:alert(3)</link><guid isPermaLink="false">s3</guid></item>
+<item><title>s4</title><link>&#106;avascript:alert(4)</link><guid isPermaLink="false">s4</guid></item>
+<item><title>s5</title><link>vbscript:msgbox(5)</link><guid isPermaLink="false">s5</guid></item>
+<item><title>s6</title><link>data:text/html;base64,PHNjcmlwdD5hbGVydCg2KTwvc2NyaXB0Pg==</link><guid isPermaLink="false">s6</guid></item>
+<item><title>s7</title><guid isPermaLink="true">javascript:alert(7)</guid><comments>javascript:alert(7)</comments></item>
+<item><title>s8</title><guid>s8</guid><link>https://partenaire.example.org/s8</link>
+<enclosure url="javascript:alert(8)" type="audio/mpeg" length="10"/>
+<enclosure url="data:audio/mpeg;base64,AAAA" type="audio/mpeg" length="10"/></item>
+<item><title>s9</title><guid>s9</guid><link>https://partenaire.example.org/s9</link><description><![CDATA[
+<p><a href="jav&#x09;ascript:alert(9)">a</a> <a href="&#106;avascript:alert(9)">b</a>
+<a href=" JAVASCRIPT:alert(9)">c</a> <a href="&#x01;javascript:alert(9)">d</a>
+<a href="javascript&colon;alert(9)">e</a> <a href="vbscript:msgbox(9)">f</a>
+<a href="&#0000106&#0000097&#0000118&#0000097&#0000115&#0000099&#0000114&#0000105&#0000112&#0000116&#0000058alert(9)">g</a>
+<img src="data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9YWxlcnQoOSk+" alt="h">
+<img src=" jav	ascript:alert(9)" alt="i">
+<a href="data:text/html,&lt;script&gt;alert(9)&lt;/script&gt;">j</a>
+<iframe src="javascript:alert(9)"></iframe>
+<form action="javascript:alert(9)"><button formaction="javascript:alert(9)">k</button></form>
+<a href="/relatif">l</a></p>]]></description></item>
+</channel></rss>"#;
+
+const SCHEMES_ATOM: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>Partenaire</title><id>urn:p</id>
+<link href="javascript:alert(0)"/><updated>2026-11-24T09:00:00Z</updated>
+<entry><title>a1</title><id>a1</id><updated>2026-11-24T09:00:00Z</updated>
+<link rel="alternate" href=" JaVaScRiPt:alert(1)"/><link rel="enclosure" href="vbscript:x" type="audio/mpeg"/>
+<content type="html">&lt;a href="jav&amp;#x09;ascript:alert(1)"&gt;x&lt;/a&gt;</content></entry>
+<entry><title>a2</title><id>a2</id><updated>2026-11-24T09:00:00Z</updated>
+<link href="data:text/html,x"/>
+<content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><a href="javascript:alert(2)" onclick="alert(2)">y</a></div></content></entry>
+</feed>"#;
+
+const SCHEMES_JSON: &str = r#"{"version": "https://jsonfeed.org/version/1.1", "title": "Partenaire",
+"home_page_url": "javascript:alert(0)",
+"items": [
+ {"id": "j1", "title": "j1", "url": "javascript:alert(1)", "external_url": "vbscript:x",
+  "content_html": "<a href=\"jav&#x09;ascript:alert(1)\">x</a><img src=\"data:image/png;base64,AAAA\">",
+  "attachments": [{"url": "javascript:alert(1)", "mime_type": "audio/mpeg"}]},
+ {"id": "j2", "title": "j2", "url": " \u0001javascript:alert(2)", "content_text": "texte"}
+]}"#;
+
+/// A stored or published text as a browser reads a URL: whitespace and control
+/// characters gone, lower case.
+fn folded(s: &str) -> String {
+    s.chars()
+        .filter(|c| !(c.is_whitespace() || c.is_control()))
+        .collect::<String>()
+        .to_lowercase()
+}
+
+#[tokio::test]
+async fn script_urls_reach_no_output() {
+    for (kind, doc, ids) in [
+        (
+            "rss",
+            SCHEMES_RSS,
+            &["s1", "s2", "s3", "s4", "s5", "s6", "s8", "s9"][..],
+        ),
+        ("atom", SCHEMES_ATOM, &["a1", "a2"][..]),
+        ("json feed", SCHEMES_JSON, &["j1", "j2"][..]),
+    ] {
+        let bench = Bench::start("", move |_| Reply::ok(doc), Routes::new()).await;
+        let report = bench.hostile().await;
+        assert!(
+            matches!(report.outcome, Outcome::Stored { .. }),
+            "{kind}: {report:?}"
+        );
+        for id in ids {
+            let item = bench.item(id);
+            // The only link that survives is a real web page.
+            if let Some(url) = &item.url {
+                assert!(
+                    url.starts_with("https://partenaire.example.org/"),
+                    "{kind} {id}: {url}"
+                );
+            }
+            assert!(
+                item.enclosures.is_empty(),
+                "{kind} {id}: {:?}",
+                item.enclosures
+            );
+        }
+        // Relative links in content are made absolute, the hostile ones dropped: the
+        // sanitised HTML of s9 keeps only its one real link.
+        if kind == "rss" {
+            let html = bench.item("s9").content_html.unwrap_or_default();
+            assert_eq!(html.matches("href=").count(), 1, "{html}");
+            assert!(
+                html.contains("href=\"https://partenaire.example.org/relatif\""),
+                "{html}"
+            );
+            assert!(!html.contains("<img src"), "{html}");
+            // `&#106;` is decoded by the XML parser: s4 is a plain javascript: link.
+            assert_eq!(bench.item("s4").url, None);
+        }
+        // Everything published, folded like a browser folds a URL, never names the
+        // schemes (the documents are also parsed and checked element by element by
+        // `invariants`).
+        for doc in bench.publisher.all_documents() {
+            let body = bench
+                .publisher
+                .document(&doc)
+                .unwrap()
+                .unwrap()
+                .body
+                .clone();
+            let text = folded(&String::from_utf8_lossy(&body));
+            for scheme in [
+                "javascript:",
+                "vbscript:",
+                "javascript&colon;",
+                "data:text",
+                "data:image",
+                "data:audio",
+            ] {
+                assert!(!text.contains(scheme), "{kind}: {doc:?} contains {scheme}");
+            }
+        }
+        // And `relais items --json`, run as an operator would, once the daemon is gone.
+        let Bench {
+            dir, r, publisher, ..
+        } = bench;
+        drop((r, publisher));
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_relais"))
+            .arg("--config")
+            .arg(dir.path().join("relais.toml"))
+            .args(["items", "--json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let text = folded(&json.to_string());
+        assert!(text.contains("\"kept-1\""), "{kind}: the items are listed");
+        for scheme in ["javascript:", "vbscript:", "javascript&colon;", "data:"] {
+            assert!(
+                !text.contains(scheme),
+                "{kind}: items --json contains {scheme}: {text}"
+            );
+        }
+    }
+}
+
+/// Mutation XSS: markup that a sanitiser serialises as inert but that a browser parses
+/// back into script, mostly by moving between the HTML, SVG and MathML namespaces.
+const MXSS: &[&str] = &[
+    r#"<svg><style><img src=x onerror=alert(1)></style></svg>"#,
+    r#"<math><mtext><table><mglyph><style><img src=x onerror=alert(2)></style></mglyph></table></mtext></math>"#,
+    r#"<math><mtext><h1><a><h6></a></h6><mglyph><svg><mtext><style><a title="</style><img src onerror=alert(3)>"></style></svg></mglyph></h1></mtext></math>"#,
+    r#"<svg></p><style><a id="</style><img src=1 onerror=alert(4)>">"#,
+    r#"<noscript><p title="</noscript><img src=x onerror=alert(5)>"></noscript>"#,
+    r#"<form><math><mtext></form><form><mglyph><style></math><img src onerror=alert(6)>"#,
+    r#"<math><annotation-xml encoding="text/html"><style><img src=x onerror=alert(7)></style></annotation-xml></math>"#,
+    r#"<svg><foreignObject><p><style><img src=x onerror=alert(8)></style></p></foreignObject></svg>"#,
+    r#"<textarea><img title="</textarea><img src=x onerror=alert(9)>">"#,
+    r#"<xmp><img title="</xmp><img src=x onerror=alert(10)>">"#,
+    r#"<template><img src=x onerror=alert(11)></template>"#,
+    r#"<table><svg><style><img src=x onerror=alert(12)></style></svg></table>"#,
+    r#"<svg><a xlink:href="javascript:alert(13)"><text>x</text></a></svg>"#,
+    r#"<math href="javascript:alert(14)">x</math>"#,
+    r#"<div style="background:url(javascript:alert(15))">y</div><style>@import 'x';</style>"#,
+    r#"<select><template><style><img src=x onerror=alert(16)></style></template></select>"#,
+    r#"<svg><title><style><img src=x onerror=alert(17)></style></title></svg>"#,
+    r#"<math><mi><mglyph><svg><mtext><textarea><path id="</textarea><img onerror=alert(18) src=1>"></textarea></mtext></svg></mglyph></mi></math>"#,
+    r#"<noembed><img title="</noembed><img src=x onerror=alert(19)>"></noembed>"#,
+    r#"<iframe srcdoc="&lt;script&gt;alert(20)&lt;/script&gt;"></iframe><object data="x.swf"></object><embed src="x">"#,
+    r#"<img src=x onerror=alert(21)//<p>reste</p>"#,
+    r#"<p>ok</p><base href="javascript:alert(22)//"><a href="/x">z</a>"#,
+];
+
+#[tokio::test]
+async fn mutation_xss_is_inert_after_a_second_parse() {
+    let items: String = MXSS
+        .iter()
+        .enumerate()
+        .map(|(n, payload)| {
+            format!(
+                "<item><title>m{n}</title><guid>m{n}</guid><link>https://partenaire.example.org/m{n}</link>\
+                 <description><![CDATA[<p>avant</p>{payload}<p>après</p>]]></description></item>"
+            )
+        })
+        .collect();
+    let doc = rss_item(&items);
+    let bench = Bench::start("", move |_| Reply::ok(doc.as_str()), Routes::new()).await;
+    let report = bench.hostile().await;
+    assert!(
+        matches!(report.outcome, Outcome::Stored { new, .. } if new == MXSS.len()),
+        "{report:?}"
+    );
+    for (n, payload) in MXSS.iter().enumerate() {
+        let item = bench.item(&format!("m{n}"));
+        let html = item.content_html.unwrap_or_default();
+        assert_eq!(dangers(&html), Vec::<String>::new(), "{payload}\n→ {html}");
+        // The surrounding text survives the payload's removal.
+        assert!(html.contains("avant"), "{payload}\n→ {html}");
+        // And stays inert through a second sanitisation (an idempotent sanitiser
+        // cannot be walked into a different tree by feeding it its own output).
+        assert_eq!(
+            relais::normalise::sanitize::sanitize_html(&html, None),
+            html,
+            "{payload}"
         );
     }
 }

@@ -18,7 +18,9 @@
 //! - **Ids.** The publisher's guid (trimmed) when it is non-empty *and unique in the
 //!   document*; else the canonical link; else `h:` and a SHA-256 (128 bits, hex) of
 //!   title, content (or summary) and first enclosure. A guid or link longer than
-//!   [`MAX_ID_LEN`] bytes is replaced by `h:` and the hash of it. A guid shared by several entries of
+//!   [`MAX_ID_LEN`] bytes, or one that is a `javascript:`/`vbscript:`/`data:` URL (an RSS
+//!   guid is a permalink by default, and ids reach `items --json`), is replaced by `h:`
+//!   and the hash of it. A guid shared by several entries of
 //!   one document (a CMS giving every entry the channel URL) identifies none of them, so
 //!   all of them fall back. After that, an entry whose id was already produced by an
 //!   earlier entry of the same document is a repeat and is dropped: the first one wins.
@@ -153,9 +155,9 @@ fn item_url(entry: &RawEntry, base: Option<&Url>, kind: Option<FeedKind>) -> Opt
 /// hostile or broken feed must not make them megabytes long.
 pub const MAX_ID_LEN: usize = 512;
 
-/// `id` itself, or when it is over-long a hash of it (still stable).
+/// `id` itself, or when it is over-long or a script URL a hash of it (still stable).
 fn bounded_id(id: &str) -> String {
-    if id.len() <= MAX_ID_LEN {
+    if id.len() <= MAX_ID_LEN && !urls::is_script_url(id) {
         return id.to_string();
     }
     hash_id(&Sha256::digest(id.as_bytes()))

@@ -261,6 +261,20 @@ fn over_long_ids_are_hashed_stably() {
 }
 
 #[test]
+fn script_url_guids_are_hashed_stably() {
+    // An RSS guid is a permalink by default: one that is a script URL must not reach
+    // `items --json` (or any consumer linking ids) as written.
+    let f = feed(
+        FeedKind::Rss,
+        None,
+        vec![entry(" JaVaScript:alert(1)", "t", "")],
+    );
+    let a = one(&f, None);
+    assert!(a.id.starts_with("h:") && a.id.len() == 34, "{}", a.id);
+    assert_eq!(one(&f, None).id, a.id);
+}
+
+#[test]
 fn duplicate_guids_fall_back_and_repeats_are_dropped() {
     let doc = url("https://ex.org/feed");
     // A CMS giving every entry the same guid: it identifies none of them.
