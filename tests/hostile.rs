@@ -1026,3 +1026,434 @@ async fn mutation_xss_is_inert_after_a_second_parse() {
         );
     }
 }
+
+// ------------------------------------------------------------------ hostile servers, more
+
+#[tokio::test]
+async fn a_slow_drip_times_out_without_holding_up_the_neighbour() {
+    let bench = Bench::start(
+        "timeout = \"1s\"",
+        |_| Reply::ok(GOOD.replace("kept", "drip")).drip(Duration::from_millis(50)),
+        Routes::new(),
+    )
+    .await;
+    let started = Instant::now();
+    let (hostile, healthy) = tokio::join!(bench.poll("hostile"), bench.poll("healthy"));
+    assert_eq!(
+        hostile.outcome,
+        Outcome::Failed {
+            error: format!("{}: no complete response within 1s", bench.hostile_url())
+        }
+    );
+    assert!(hostile.duration >= Duration::from_secs(1), "{hostile:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    // The neighbour was fetched while the drip went on, and did not wait for it.
+    assert_eq!(healthy.outcome, Outcome::Unchanged);
+    assert!(healthy.duration < Duration::from_millis(900), "{healthy:?}");
+    bench.invariants();
+}
+
+#[tokio::test]
+async fn every_retry_after_form_sets_the_next_poll() {
+    let in_secs =
+        |s: u64| httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(s));
+    let ago = httpdate::fmt_http_date(std::time::SystemTime::now() - Duration::from_secs(3600));
+    let hour = Duration::from_secs(3600);
+    let day = 24 * hour;
+    // Without a usable Retry-After, the first failure backs off by half to all of the
+    // 30-minute interval.
+    let backoff = (Duration::from_secs(900), Duration::from_secs(1800));
+    let cases: Vec<(&str, u16, String, (Duration, Duration))> = vec![
+        ("seconds", 429, "7200".into(), (2 * hour, 2 * hour)),
+        ("seconds on 503", 503, "10800".into(), (3 * hour, 3 * hour)),
+        (
+            "an HTTP date",
+            503,
+            in_secs(7200),
+            (2 * hour - Duration::from_secs(5), 2 * hour),
+        ),
+        ("a past date", 429, ago, backoff),
+        ("garbage", 429, "bientôt".into(), backoff),
+        ("a negative number", 429, "-60".into(), backoff),
+        (
+            "zero (clamped to a minute, below the backoff)",
+            429,
+            "0".into(),
+            backoff,
+        ),
+        (
+            "ten years in seconds (clamped to a day)",
+            429,
+            "315360000".into(),
+            (day, day),
+        ),
+        (
+            "a date ten years ahead (clamped to a day)",
+            503,
+            in_secs(10 * 365 * 86_400),
+            (day, day),
+        ),
+        (
+            "too many digits for any integer",
+            429,
+            "9".repeat(40),
+            (day, day),
+        ),
+    ];
+    for (name, status, value, (min, max)) in cases {
+        let header = value.clone();
+        let bench = Bench::start(
+            "",
+            move |_| Reply::status(status).header("Retry-After", &header),
+            Routes::new(),
+        )
+        .await;
+        let report = bench.hostile().await;
+        assert_eq!(report.status, Some(status), "{name}");
+        let wait = (report.next_poll - now()).to_std().unwrap();
+        assert!(
+            wait >= min && wait <= max,
+            "{name} ({value}): waits {wait:?}"
+        );
+        let error = bench.last_error().unwrap_or_default();
+        assert!(
+            error.starts_with(&format!("{}: http status {status}", bench.hostile_url())),
+            "{name}: {error}"
+        );
+        // The neighbour keeps its own interval.
+        let healthy = bench.poll("healthy").await;
+        let wait = (healthy.next_poll - now()).to_std().unwrap();
+        assert!(
+            wait <= Duration::from_secs(33 * 60),
+            "{name}: healthy waits {wait:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn private_addresses_and_ip_literal_tricks_are_refused_before_connecting() {
+    // A canary listening on loopback: any request reaching it is an SSRF.
+    let canary = FixtureServer::start(Routes::new().fixed("/feed", Reply::ok(GOOD))).await;
+    let p = canary.port();
+    let bench = Bench::start("", |_| Reply::ok(GOOD), Routes::new()).await;
+    let cases: Vec<(String, &str, &str)> = vec![
+        (
+            format!("http://127.0.0.1:{p}/feed"),
+            "127.0.0.1",
+            "loopback",
+        ),
+        (
+            format!("http://2130706433:{p}/feed"),
+            "127.0.0.1",
+            "loopback",
+        ),
+        (
+            format!("http://0177.0.0.1:{p}/feed"),
+            "127.0.0.1",
+            "loopback",
+        ),
+        (
+            format!("http://0x7f000001:{p}/feed"),
+            "127.0.0.1",
+            "loopback",
+        ),
+        (format!("http://0x7f.1:{p}/feed"), "127.0.0.1", "loopback"),
+        (format!("http://127.1:{p}/feed"), "127.0.0.1", "loopback"),
+        (format!("http://[::1]:{p}/feed"), "::1", "loopback"),
+        (
+            format!("http://[::ffff:127.0.0.1]:{p}/feed"),
+            "::ffff:127.0.0.1",
+            "loopback",
+        ),
+        (
+            format!("http://[::ffff:7f00:1]:{p}/feed"),
+            "::ffff:127.0.0.1",
+            "loopback",
+        ),
+        (
+            format!("http://[64:ff9b::7f00:1]:{p}/feed"),
+            "64:ff9b::7f00:1",
+            "loopback",
+        ),
+        (
+            format!("http://[2002:7f00:1::]:{p}/feed"),
+            "2002:7f00:1::",
+            "loopback",
+        ),
+        (
+            format!("http://[::127.0.0.1]:{p}/feed"),
+            "::7f00:1",
+            "reserved",
+        ),
+        (format!("http://0.0.0.0:{p}/feed"), "0.0.0.0", "unspecified"),
+        (format!("http://0:{p}/feed"), "0.0.0.0", "unspecified"),
+        (
+            "http://169.254.169.254/latest/meta-data/".into(),
+            "169.254.169.254",
+            "cloud metadata",
+        ),
+        (
+            "http://[fd00:ec2::254]/latest/meta-data/".into(),
+            "fd00:ec2::254",
+            "cloud metadata",
+        ),
+        (
+            "http://0xa9fea9fe/latest/meta-data/".into(),
+            "169.254.169.254",
+            "cloud metadata",
+        ),
+        ("http://10.0.0.1/feed".into(), "10.0.0.1", "private"),
+        ("http://172.16.0.1/feed".into(), "172.16.0.1", "private"),
+        ("http://192.168.1.1/feed".into(), "192.168.1.1", "private"),
+        ("http://[fd12::1]/feed".into(), "fd12::1", "private"),
+        (
+            "http://100.64.0.1/feed".into(),
+            "100.64.0.1",
+            "carrier-grade nat",
+        ),
+        (
+            "http://169.254.1.1/feed".into(),
+            "169.254.1.1",
+            "link-local",
+        ),
+    ];
+    for (trick, addr, kind) in cases {
+        let mut config = (*bench.r.config).clone();
+        config.fetch.allow_private = false;
+        let source = config
+            .sources
+            .iter_mut()
+            .find(|s| s.id == "hostile")
+            .unwrap();
+        source.location = Location::Http(trick.parse().unwrap());
+        let source = source.clone();
+        let r = Refresher::new(
+            Arc::new(config.clone()),
+            Fetcher::new(&config.fetch).unwrap(),
+            Arc::clone(&bench.r.store),
+        );
+        let report = r.refresh(&source, now()).await;
+        // Named by the URL as the url crate normalised it: the address actually meant.
+        let normalised = url::Url::parse(&trick).unwrap().to_string();
+        let error = format!("{normalised}: address {addr} refused ({kind})");
+        assert_eq!(
+            report.outcome,
+            Outcome::Failed {
+                error: error.clone()
+            },
+            "{trick}"
+        );
+        assert_eq!(bench.last_error(), Some(error), "{trick}");
+    }
+    // A name that resolves to loopback is refused by the resolver, with its own message.
+    let mut config = (*bench.r.config).clone();
+    config.fetch.allow_private = false;
+    let source = config
+        .sources
+        .iter_mut()
+        .find(|s| s.id == "hostile")
+        .unwrap();
+    source.location = Location::Http(format!("http://localhost:{p}/feed").parse().unwrap());
+    let source = source.clone();
+    let r = Refresher::new(
+        Arc::new(config.clone()),
+        Fetcher::new(&config.fetch).unwrap(),
+        Arc::clone(&bench.r.store),
+    );
+    let report = r.refresh(&source, now()).await;
+    let Outcome::Failed { error } = report.outcome else {
+        panic!("localhost: {report:?}");
+    };
+    assert!(
+        error.starts_with(&format!("http://localhost:{p}/feed: address ")),
+        "{error}"
+    );
+    assert!(error.ends_with("refused (loopback)"), "{error}");
+    assert!(canary.requests().is_empty(), "{:?}", canary.requests());
+    bench.invariants();
+}
+
+// ------------------------------------------------------------------ size and identity
+
+#[tokio::test]
+async fn an_8_mib_title_is_truncated_stored_and_published() {
+    let huge = "Mot ".repeat(2 << 20);
+    let doc = format!(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>{huge}</title>\
+         <link>https://partenaire.example.org/</link><item><title>{huge}</title><guid>x</guid>\
+         <link>https://partenaire.example.org/x</link><description>{huge}</description></item></channel></rss>"
+    );
+    assert!(doc.len() > 3 * (8 << 20));
+    let bench = Bench::start(
+        "max_body = \"32MiB\"",
+        move |_| Reply::ok(doc.as_str()),
+        Routes::new(),
+    )
+    .await;
+    let started = Instant::now();
+    let report = bench.hostile().await;
+    assert!(
+        matches!(report.outcome, Outcome::Stored { new: 1, .. }),
+        "{report:?}"
+    );
+    let item = bench.item("x");
+    assert!(
+        item.title.chars().count() <= relais::normalise::MAX_TITLE,
+        "{}",
+        item.title.len()
+    );
+    assert!(item.title.starts_with("Mot Mot "), "{}", item.title);
+    assert!(item.summary.chars().count() <= relais::normalise::MAX_SUMMARY);
+    // The channel title is what the pages and OPML show for the source: bounded too.
+    let state = bench.r.store.source_state("hostile").unwrap().unwrap();
+    let feed_title = state.feed_title.unwrap_or_default();
+    assert!(
+        feed_title.chars().count() <= relais::normalise::MAX_TITLE,
+        "feed title: {} bytes",
+        feed_title.len()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_hundred_thousand_items_are_bounded() {
+    let items: String = (0..100_000)
+        .map(|n| format!("<item><title>n{n}</title><guid>g{n}</guid></item>"))
+        .collect();
+    let doc = rss_item(&items);
+    let bench = Bench::start("", move |_| Reply::ok(doc.as_str()), Routes::new()).await;
+    let started = Instant::now();
+    let report = bench.hostile().await;
+    let took = started.elapsed();
+    let stored = bench.r.store.count_items(Some("hostile")).unwrap();
+    eprintln!("100k items: {report:?}, stored {stored}, {took:?}");
+}
+
+#[tokio::test]
+async fn duplicate_and_missing_guids_give_stable_ids() {
+    let polls = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&polls);
+    let bench = Bench::start(
+        "",
+        move |_| {
+            // Each poll differs (so it is processed again), the items do not.
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            Reply::ok(rss_item(&format!(
+                "<lastBuildDate>poll {n}</lastBuildDate>\
+                 <item><title>Un</title><guid>meme</guid><link>https://partenaire.example.org/un</link></item>\
+                 <item><title>Deux</title><guid>meme</guid><link>https://partenaire.example.org/deux</link></item>\
+                 <item><title>Trois</title><link>https://partenaire.example.org/trois</link></item>\
+                 <item><title>Trois encore</title><link>https://partenaire.example.org/trois</link></item>\
+                 <item><title>Quatre</title><description>Sans lien ni guid.</description></item>"
+            )))
+        },
+        Routes::new(),
+    )
+    .await;
+    let first = bench.hostile().await;
+    assert_eq!(
+        first.outcome,
+        Outcome::Stored {
+            new: 4,
+            updated: 0,
+            unchanged: 0
+        }
+    );
+    // A guid shared by two entries identifies neither: both fall back to their link;
+    // no guid: the link; the same link twice: the first entry; neither: a content hash.
+    let mut ids: Vec<String> = bench
+        .items("hostile")
+        .into_iter()
+        .map(|i| i.id)
+        .filter(|id| !id.starts_with("kept-"))
+        .collect();
+    ids.sort();
+    let hashed = ids.remove(0);
+    assert!(hashed.starts_with("h:") && hashed.len() == 34, "{hashed}");
+    assert_eq!(
+        ids,
+        [
+            "https://partenaire.example.org/deux",
+            "https://partenaire.example.org/trois",
+            "https://partenaire.example.org/un",
+        ]
+    );
+    assert_eq!(
+        bench.item("https://partenaire.example.org/trois").title,
+        "Trois"
+    );
+    // The same items at the next polls: nothing new, nothing updated.
+    for _ in 0..2 {
+        let again = bench.hostile().await;
+        assert_eq!(
+            again.outcome,
+            Outcome::Stored {
+                new: 0,
+                updated: 0,
+                unchanged: 4
+            }
+        );
+    }
+    assert_eq!(polls.load(Ordering::SeqCst), 3);
+}
+
+/// A guid that changes at every poll (a session id, a timestamp) with the article
+/// itself unchanged: each poll stores one more item — the store knows items by id — but
+/// they all join one story, so every published feed shows the article once. The extra
+/// items go with the retention like any other (see ROBUSTNESS.md).
+#[tokio::test]
+async fn a_guid_that_changes_at_every_poll_is_published_once() {
+    let polls = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&polls);
+    let bench = Bench::start(
+        "",
+        move |_| {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            Reply::ok(rss_item(&format!(
+                "<item><title>Assemblée générale du réseau des partenaires à Dakar</title>\
+                 <guid isPermaLink=\"false\">session-{n}</guid>\
+                 <link>https://partenaire.example.org/ag-dakar</link>\
+                 <pubDate>Mon, 23 Nov 2026 09:00:00 +0100</pubDate>\
+                 <description>Les membres votent le budget le 4 décembre.</description></item>"
+            )))
+        },
+        Routes::new(),
+    )
+    .await;
+    for poll in 1..=5 {
+        let report = bench.hostile().await;
+        assert_eq!(
+            report.outcome,
+            Outcome::Stored {
+                new: 1,
+                updated: 0,
+                unchanged: 0
+            },
+            "poll {poll}"
+        );
+    }
+    assert_eq!(bench.r.store.count_items(Some("hostile")).unwrap(), 2 + 5);
+    for format in FeedFormat::ALL {
+        let doc = Doc::Feed {
+            id: "tout".into(),
+            format,
+            page: 1,
+        };
+        let rendered = bench.publisher.document(&doc).unwrap().unwrap();
+        let body = String::from_utf8_lossy(&rendered.body);
+        assert_eq!(
+            body.matches("Assemblée générale du réseau des partenaires à Dakar")
+                .count(),
+            1,
+            "{doc:?}"
+        );
+    }
+}

@@ -71,6 +71,25 @@ pub const MAX_TITLE: usize = 300;
 /// Longest summary, in characters.
 pub const MAX_SUMMARY: usize = 600;
 
+/// Longest feed link kept for the source's state, in bytes: real site URLs are far
+/// shorter, and the state is rewritten at every poll.
+pub const MAX_FEED_LINK: usize = 2048;
+
+/// The feed's own title as the source's state keeps it (pages and OPML show it):
+/// whitespace collapsed and at most [`MAX_TITLE`] characters, like an item title. An
+/// 8 MiB `<title>` must not be stored, and rewritten, at every poll.
+pub fn feed_title(feed: &RawFeed) -> Option<String> {
+    let title = text::collapse_whitespace(feed.title.as_deref()?);
+    (!title.is_empty()).then(|| text::truncate_words(&title, MAX_TITLE))
+}
+
+/// The feed's site link as the source's state keeps it: trimmed, dropped when longer
+/// than [`MAX_FEED_LINK`].
+pub fn feed_link(feed: &RawFeed) -> Option<String> {
+    let link = feed.link.as_deref()?.trim();
+    (!link.is_empty() && link.len() <= MAX_FEED_LINK).then(|| link.to_string())
+}
+
 /// Turn every entry of `feed` into an `Item`, in document order.
 pub fn normalise(feed: &RawFeed, cx: &Context<'_>) -> Vec<Item> {
     let base = links_base(feed, cx);

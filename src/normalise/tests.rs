@@ -788,3 +788,18 @@ fn hostile_entries_do_not_panic() {
         assert!(item.summary.chars().count() <= MAX_SUMMARY);
     }
 }
+
+#[test]
+fn feed_title_and_link_are_bounded() {
+    let mut f = feed(FeedKind::Rss, None, vec![]);
+    f.title = Some(format!("  Le   réseau {}", "mot ".repeat(2 << 20)));
+    f.link = Some(format!("https://ex.org/{}", "a".repeat(MAX_FEED_LINK)));
+    let title = feed_title(&f).unwrap_or_default();
+    assert!(title.starts_with("Le réseau mot mot"), "{title}");
+    assert!(title.chars().count() <= MAX_TITLE, "{}", title.len());
+    assert_eq!(feed_link(&f), None);
+    f.title = Some(" \n ".into());
+    f.link = Some(" https://ex.org/ ".into());
+    assert_eq!(feed_title(&f), None);
+    assert_eq!(feed_link(&f).as_deref(), Some("https://ex.org/"));
+}
