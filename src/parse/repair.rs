@@ -419,11 +419,11 @@ pub(crate) fn repair(src: &str) -> Result<Repaired<'_>, Refusal> {
     })
 }
 
-fn is_ws(b: u8) -> bool {
+pub(crate) fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
 
-fn is_name_start(b: u8) -> bool {
+pub(crate) fn is_name_start(b: u8) -> bool {
     b.is_ascii_alphabetic() || b == b'_' || b == b':' || b >= 0x80
 }
 
@@ -432,7 +432,7 @@ pub(crate) fn is_xml_char(cp: u32) -> bool {
     matches!(cp, 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x1_0000..=0x10_FFFF)
 }
 
-fn find_seq(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
+pub(crate) fn find_seq(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
     let first = *needle.first()?;
     let mut i = from;
     while let Some(rel) = hay.get(i..)?.iter().position(|&c| c == first) {
@@ -1424,7 +1424,7 @@ pub(crate) fn hide_element_at(text: &str, pos: usize) -> Option<(String, String)
 }
 
 /// Offset of the `</` that closes the element whose content starts at `from`.
-fn matching_end_tag(b: &[u8], from: usize) -> Option<usize> {
+pub(crate) fn matching_end_tag(b: &[u8], from: usize) -> Option<usize> {
     let mut depth = 1usize;
     let mut i = from;
     loop {

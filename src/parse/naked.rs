@@ -1,0 +1,192 @@
+//! Naked markup: HTML written unescaped inside an element whose content is text or
+//! escaped HTML — `<description><p>Compte rendu…</p></description>`,
+//! `<title>Un <b>gras</b> titre</title>`. Sloppy CMSs do it often. feed-rs reads such an
+//! element's text only up to its first child element, so without this pass the title
+//! above became « Un » and the description nothing at all: data lost without a word.
+//! Here the element's content is wrapped in a CDATA section, which is what the publisher
+//! meant (the markup as the element's escaped HTML). Pure string work on the repaired
+//! document, before feed-rs.
+//!
+//! Only unprefixed `title`, `description`, `summary`, `subtitle` and `tagline` are
+//! touched, and never an element that declares inline XHTML (`type="xhtml"`,
+//! `mode="xml"`): there child elements are legitimate, and such an element is skipped
+//! whole, so a `<title>` inside inline SVG stays as it is. An element whose content
+//! already has a CDATA section, or whose end tag is not where the nesting says, is left
+//! alone (feed-rs decides).
+
+use super::repair::{find_seq, is_name_start, is_ws, matching_end_tag};
+
+const TEXT_ELEMENTS: &[&str] = &["title", "description", "summary", "subtitle", "tagline"];
+
+/// The document with the naked markup of text elements wrapped in CDATA, and how many
+/// elements were; `None` when there was none.
+pub(crate) fn wrap(text: &str) -> Option<(String, usize)> {
+    let b = text.as_bytes();
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut wrapped = 0;
+    let mut i = 0;
+    while let Some(rel) = b.get(i..).and_then(|r| r.iter().position(|&c| c == b'<')) {
+        let lt = i + rel;
+        let rest = b.get(lt..).unwrap_or_default();
+        let skip_past = |needle: &[u8]| find_seq(b, lt + 1, needle).map(|e| e + needle.len());
+        let next = if rest.starts_with(b"<!--") {
+            skip_past(b"-->")
+        } else if rest.starts_with(b"<![CDATA[") {
+            skip_past(b"]]>")
+        } else if rest.starts_with(b"<?") {
+            skip_past(b"?>")
+        } else if !b.get(lt + 1).is_some_and(|&c| is_name_start(c)) {
+            Some(lt + 1)
+        } else {
+            let Some(tag_end) = tag_end(b, lt) else { break };
+            let name_len = b
+                .get(lt + 1..tag_end)
+                .unwrap_or_default()
+                .iter()
+                .take_while(|&&c| !is_ws(c) && c != b'/' && c != b'>')
+                .count();
+            let name = text.get(lt + 1..lt + 1 + name_len).unwrap_or_default();
+            let attrs = text.get(lt + 1 + name_len..tag_end).unwrap_or_default();
+            let self_closing = attrs.ends_with('/');
+            let content_start = tag_end + 1;
+            if self_closing {
+                Some(content_start)
+            } else if declares_xhtml(attrs) {
+                // Inline XHTML: legitimate children, skipped whole.
+                matching_end_tag(b, content_start).or(Some(content_start))
+            } else if TEXT_ELEMENTS.contains(&name) {
+                match closing(text, name, content_start) {
+                    Some(end) => {
+                        let content = text.get(content_start..end).unwrap_or_default();
+                        if has_child_element(content) && !content.contains("<![CDATA[") {
+                            out.push_str(text.get(copied..content_start).unwrap_or_default());
+                            out.push_str("<![CDATA[");
+                            out.push_str(&content.replace("]]>", "]]]]><![CDATA[>"));
+                            out.push_str("]]>");
+                            copied = end;
+                            wrapped += 1;
+                        }
+                        Some(end)
+                    }
+                    None => Some(content_start),
+                }
+            } else {
+                Some(content_start)
+            }
+        };
+        match next {
+            Some(n) => i = n,
+            None => break,
+        }
+    }
+    if wrapped == 0 {
+        return None;
+    }
+    out.push_str(text.get(copied..).unwrap_or_default());
+    Some((out, wrapped))
+}
+
+/// Offset of the `>` ending the tag that opens at `lt`, quotes respected.
+fn tag_end(b: &[u8], lt: usize) -> Option<usize> {
+    let mut quote = None;
+    for (j, &c) in b.iter().enumerate().skip(lt + 1) {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == b'"' || c == b'\'' => quote = Some(c),
+            None if c == b'>' => return Some(j),
+            None => {}
+        }
+    }
+    None
+}
+
+/// Where the end tag of `name` whose content starts at `from` begins, if the nesting
+/// leads to an end tag of that very name.
+fn closing(text: &str, name: &str, from: usize) -> Option<usize> {
+    let end = matching_end_tag(text.as_bytes(), from)?;
+    let after = text.get(end + 2..)?;
+    let rest = after.strip_prefix(name)?;
+    rest.trim_start().starts_with('>').then_some(end)
+}
+
+fn declares_xhtml(attrs: &str) -> bool {
+    let lower = attrs.to_ascii_lowercase();
+    lower.contains("xhtml") || lower.contains("mode=\"xml\"") || lower.contains("mode='xml'")
+}
+
+/// Whether `content` has a start or end tag (not only text, comments or instructions).
+fn has_child_element(content: &str) -> bool {
+    let b = content.as_bytes();
+    b.windows(2)
+        .any(|w| w[0] == b'<' && (is_name_start(w[1]) || w[1] == b'/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wraps_markup_in_text_elements_only() {
+        let cases: &[(&str, Option<&str>)] = &[
+            (
+                "<item><title>Un <b>gras</b> titre</title></item>",
+                Some("<item><title><![CDATA[Un <b>gras</b> titre]]></title></item>"),
+            ),
+            (
+                "<description><p>a</p> b <br/> c</description>",
+                Some("<description><![CDATA[<p>a</p> b <br/> c]]></description>"),
+            ),
+            // `]]>` in the text cannot end the section early.
+            (
+                "<summary><i>x</i> ]]&gt; ]]></summary>",
+                Some("<summary><![CDATA[<i>x</i> ]]&gt; ]]]]><![CDATA[>]]></summary>"),
+            ),
+            // Plain text, escaped markup, CDATA: nothing to do.
+            ("<title>Un &lt;b&gt; titre</title>", None),
+            ("<description><![CDATA[<p>a</p>]]></description>", None),
+            (
+                "<description><![CDATA[<p>a</p>]]><p>b</p></description>",
+                None,
+            ),
+            // Inline XHTML keeps its children, an SVG title inside it included.
+            (
+                "<content type=\"xhtml\"><div><svg><title>t <b>x</b></title></svg></div></content>",
+                None,
+            ),
+            ("<summary mode=\"xml\"><p>a</p></summary>", None),
+            // Other elements, prefixed ones, unbalanced markup: left to feed-rs.
+            ("<link><b>x</b></link>", None),
+            ("<media:title><b>x</b></media:title>", None),
+            ("<title>a<br>b</title></channel>", None),
+            ("<title>a <b>b</title>", None),
+        ];
+        for (input, want) in cases {
+            let got = wrap(input).map(|(text, _)| text);
+            assert_eq!(got.as_deref(), *want, "{input}");
+        }
+        assert_eq!(
+            wrap("<title><b>a</b></title><description><p>b</p></description>").map(|(_, n)| n),
+            Some(2)
+        );
+    }
+
+    #[test]
+    fn hostile_input_does_not_panic() {
+        for input in [
+            "<",
+            "<title",
+            "<title>",
+            "<title><b>",
+            "<title><b></title",
+            "<title a=\"></title>",
+            "<!--",
+            "<![CDATA[",
+            "<?",
+            "<title>é<b>ü</b></title>",
+        ] {
+            let _ = wrap(input);
+        }
+    }
+}
