@@ -602,8 +602,8 @@ fn rss_1_0() {
     assert_eq!(feed.title.as_deref(), Some("RESACOOP"));
     assert_eq!(feed.link.as_deref(), Some("https://resacoop.example.org/"));
     assert_eq!(feed.lang.as_deref(), Some("fr"));
-    // feed-rs drops items without a link.
-    assert_eq!(feed.entries.len(), 2);
+    // feed-rs drops items without a link: one with an rdf:about gets it as its link.
+    assert_eq!(feed.entries.len(), 3);
     let e = &feed.entries[0];
     assert_eq!(
         e.guid.as_deref(),
@@ -617,7 +617,11 @@ fn rss_1_0() {
     assert_eq!(e.categories, ["Agenda", "Élus"]);
     assert_eq!(e.authors, ["RESACOOP"]);
     assert_eq!(e.lang.as_deref(), Some("fr-FR"));
-    assert_eq!(feed.entries[1].guid, None);
+    let about = "https://resacoop.example.org/sans-lien";
+    assert_eq!(feed.entries[1].guid.as_deref(), Some(about));
+    assert_eq!(feed.entries[1].links, [about]);
+    assert_eq!(feed.entries[1].title, text("Sans lien"));
+    assert_eq!(feed.entries[2].guid, None);
 }
 
 #[test]

@@ -7,6 +7,10 @@
 //! meant (the markup as the element's escaped HTML). Pure string work on the repaired
 //! document, before feed-rs.
 //!
+//! Atom 0.3 text constructs may also come base64-encoded (`mode="base64"`), which
+//! feed-rs hands over still encoded: such content is decoded here (when it is UTF-8
+//! text) and marked `mode="escaped"`.
+//!
 //! Only unprefixed `title`, `description`, `summary`, `subtitle` and `tagline` are
 //! touched, and never an element that declares inline XHTML (`type="xhtml"`,
 //! `mode="xml"`): there child elements are legitimate, and such an element is skipped
@@ -52,6 +56,18 @@ pub(crate) fn wrap(text: &str) -> Option<(String, usize)> {
             let content_start = tag_end + 1;
             if self_closing {
                 Some(content_start)
+            } else if let Some(decoded) = base64_content(text, name, attrs, content_start) {
+                let (end, decoded) = decoded;
+                out.push_str(text.get(copied..lt).unwrap_or_default());
+                out.push_str(&text.get(lt..content_start).unwrap_or_default().replacen(
+                    BASE64_MODE.0,
+                    "mode=\"escaped\"",
+                    1,
+                ));
+                push_cdata(&mut out, &decoded);
+                copied = end;
+                wrapped += 1;
+                Some(end)
             } else if declares_xhtml(attrs) {
                 // Inline XHTML: legitimate children, skipped whole.
                 matching_end_tag(b, content_start).or(Some(content_start))
@@ -61,9 +77,7 @@ pub(crate) fn wrap(text: &str) -> Option<(String, usize)> {
                         let content = text.get(content_start..end).unwrap_or_default();
                         if has_child_element(content) && !content.contains("<![CDATA[") {
                             out.push_str(text.get(copied..content_start).unwrap_or_default());
-                            out.push_str("<![CDATA[");
-                            out.push_str(&content.replace("]]>", "]]]]><![CDATA[>"));
-                            out.push_str("]]>");
+                            push_cdata(&mut out, content);
                             copied = end;
                             wrapped += 1;
                         }
@@ -85,6 +99,34 @@ pub(crate) fn wrap(text: &str) -> Option<(String, usize)> {
     }
     out.push_str(text.get(copied..).unwrap_or_default());
     Some((out, wrapped))
+}
+
+/// The attribute marking base64 content, as repair leaves attributes (double quotes).
+const BASE64_MODE: (&str, &str) = ("mode=\"base64\"", "mode='base64'");
+
+/// For an element marked `mode="base64"`: where its end tag starts and its content
+/// decoded, when that content is base64 of UTF-8 text.
+fn base64_content(text: &str, name: &str, attrs: &str, from: usize) -> Option<(usize, String)> {
+    use base64::Engine as _;
+    if !(attrs.contains(BASE64_MODE.0) || attrs.contains(BASE64_MODE.1)) {
+        return None;
+    }
+    let end = closing(text, name, from)?;
+    let encoded: String = text
+        .get(from..end)?
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()?;
+    Some((end, String::from_utf8(bytes).ok()?))
+}
+
+fn push_cdata(out: &mut String, content: &str) {
+    out.push_str("<![CDATA[");
+    out.push_str(&content.replace("]]>", "]]]]><![CDATA[>"));
+    out.push_str("]]>");
 }
 
 /// Offset of the `>` ending the tag that opens at `lt`, quotes respected.
@@ -161,6 +203,13 @@ mod tests {
             ("<media:title><b>x</b></media:title>", None),
             ("<title>a<br>b</title></channel>", None),
             ("<title>a <b>b</title>", None),
+            // Base64 (Atom 0.3): decoded, marked escaped; not base64, or not text: kept.
+            (
+                "<title type=\"text/html\" mode=\"base64\">\n PGI+YTwvYj4=\n</title>",
+                Some("<title type=\"text/html\" mode=\"escaped\"><![CDATA[<b>a</b>]]></title>"),
+            ),
+            ("<content mode=\"base64\">pas du base64 !</content>", None),
+            ("<content mode=\"base64\">/w==</content>", None),
         ];
         for (input, want) in cases {
             let got = wrap(input).map(|(text, _)| text);
