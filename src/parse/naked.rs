@@ -11,6 +11,9 @@
 //! feed-rs hands over still encoded: such content is decoded here (when it is UTF-8
 //! text) and marked `mode="escaped"`.
 //!
+//! The RSS 2.0 era's `xhtml:body` (markup) and `fullitem` (escaped HTML), which
+//! feed-rs ignores, are renamed `content:encoded`, which it reads as the content.
+//!
 //! Only unprefixed `title`, `description`, `summary`, `subtitle` and `tagline` are
 //! touched, and never an element that declares inline XHTML (`type="xhtml"`,
 //! `mode="xml"`): there child elements are legitimate, and such an element is skipped
@@ -43,17 +46,19 @@ pub(crate) fn wrap(text: &str) -> Option<(String, usize)> {
         } else if !b.get(lt + 1).is_some_and(|&c| is_name_start(c)) {
             Some(lt + 1)
         } else {
-            let Some(tag_end) = tag_end(b, lt) else { break };
+            let Some(head_end) = tag_end(b, lt) else {
+                break;
+            };
             let name_len = b
-                .get(lt + 1..tag_end)
+                .get(lt + 1..head_end)
                 .unwrap_or_default()
                 .iter()
                 .take_while(|&&c| !is_ws(c) && c != b'/' && c != b'>')
                 .count();
             let name = text.get(lt + 1..lt + 1 + name_len).unwrap_or_default();
-            let attrs = text.get(lt + 1 + name_len..tag_end).unwrap_or_default();
+            let attrs = text.get(lt + 1 + name_len..head_end).unwrap_or_default();
             let self_closing = attrs.ends_with('/');
-            let content_start = tag_end + 1;
+            let content_start = head_end + 1;
             if self_closing {
                 Some(content_start)
             } else if let Some(decoded) = base64_content(text, name, attrs, content_start) {
@@ -68,6 +73,27 @@ pub(crate) fn wrap(text: &str) -> Option<(String, usize)> {
                 copied = end;
                 wrapped += 1;
                 Some(end)
+            } else if let Some(kind) = content_alias(name, attrs) {
+                // The RSS 2.0 era's `xhtml:body` and `fullitem`: the item's content,
+                // which feed-rs does not know, given as `content:encoded`.
+                let end = closing(text, name, content_start);
+                let close = end.and_then(|e| tag_end(b, e));
+                match (end, close) {
+                    (Some(end), Some(close)) => {
+                        let content = text.get(content_start..end).unwrap_or_default();
+                        out.push_str(text.get(copied..lt).unwrap_or_default());
+                        out.push_str(CONTENT_ENCODED.0);
+                        match kind {
+                            Alias::Markup => push_cdata(&mut out, content),
+                            Alias::Escaped => out.push_str(content),
+                        }
+                        out.push_str(CONTENT_ENCODED.1);
+                        copied = close + 1;
+                        wrapped += 1;
+                        Some(close + 1)
+                    }
+                    _ => Some(content_start),
+                }
             } else if declares_xhtml(attrs) {
                 // Inline XHTML: legitimate children, skipped whole.
                 matching_end_tag(b, content_start).or(Some(content_start))
@@ -99,6 +125,28 @@ pub(crate) fn wrap(text: &str) -> Option<(String, usize)> {
     }
     out.push_str(text.get(copied..).unwrap_or_default());
     Some((out, wrapped))
+}
+
+const CONTENT_ENCODED: (&str, &str) = (
+    "<content:encoded xmlns:content=\"http://purl.org/rss/1.0/modules/content/\">",
+    "</content:encoded>",
+);
+
+/// How an element standing for an item's content holds it.
+enum Alias {
+    /// `xhtml:body`: the content is markup.
+    Markup,
+    /// `fullitem`: the content is escaped HTML already.
+    Escaped,
+}
+
+fn content_alias(name: &str, attrs: &str) -> Option<Alias> {
+    match name {
+        "xhtml:body" => Some(Alias::Markup),
+        "body" if attrs.contains("http://www.w3.org/1999/xhtml") => Some(Alias::Markup),
+        "fullitem" => Some(Alias::Escaped),
+        _ => None,
+    }
 }
 
 /// The attribute marking base64 content, as repair leaves attributes (double quotes).
@@ -209,6 +257,16 @@ mod tests {
                 Some("<title type=\"text/html\" mode=\"escaped\"><![CDATA[<b>a</b>]]></title>"),
             ),
             ("<content mode=\"base64\">pas du base64 !</content>", None),
+            // xhtml:body and fullitem become content:encoded.
+            (
+                "<item><body xmlns=\"http://www.w3.org/1999/xhtml\"><p>a</p></body></item>",
+                Some("<item><content:encoded xmlns:content=\"http://purl.org/rss/1.0/modules/content/\"><![CDATA[<p>a</p>]]></content:encoded></item>"),
+            ),
+            (
+                "<item><fullitem>&lt;p&gt;a&lt;/p&gt;</fullitem></item>",
+                Some("<item><content:encoded xmlns:content=\"http://purl.org/rss/1.0/modules/content/\">&lt;p&gt;a&lt;/p&gt;</content:encoded></item>"),
+            ),
+            ("<item><body><p>a</p></body></item>", None),
             ("<content mode=\"base64\">/w==</content>", None),
         ];
         for (input, want) in cases {
