@@ -3,29 +3,36 @@
 
 Every file of Python feedparser's test corpus carries, in a header comment, the
 expectation feedparser's suite checks: a Python expression over feedparser's result,
-e.g. `not bozo and entries[0]['title_detail']['value'] == u'Example'`. This harness runs
-`relais parse --json FILE` on each file (one process per file, 10 s each, so a panic or a
-hang is counted, not hidden), reads the expression with Python's `ast` (never `eval`),
-with `--url` set to the address feedparser's suite serves the file from (relative
-links resolve against it, as the expectations assume), keeps the `PATH == LITERAL` comparisons whose PATH maps onto a field relais has (feed
-title/link/language; entry title, link, id, summary, content, dates, authors,
-categories, language) and checks them against relais's output:
+e.g. `not bozo and entries[0]['title_detail']['value'] == u'Example'`. This harness:
 
-- **strict**: relais's value is exactly the expected one;
-- **after normalisation**: equal once relais's documented normalisation is applied to
-  the expectation (HTML reduced to text and whitespace collapsed for titles and
-  summaries, sanitised HTML compared as text, URLs in their WHATWG-serialised form,
-  language tags case-folded, an `author` string `email (Name)` reduced to the name,
-  `updated` falling back to `published`, an expected empty string met by no value);
-- **miss**: anything else, with its reason (parse failed, no such entry, no value,
-  differs) and examples.
+1. runs `relais parse --json FILE --url URL` on each file, URL being the address
+   feedparser's suite serves the file from (relative links resolve against it, as the
+   expectations assume); one process per file, 10 s each, so a panic or a hang is
+   counted, not hidden;
+2. reads the expression with Python's `ast` (never `eval`) and keeps the
+   `PATH == LITERAL` comparisons whose PATH maps onto a field relais has (feed
+   title/link/language; entry title, link, id, summary, content, dates, authors,
+   categories, language of the item or its content);
+3. checks each against relais's output:
+   - **strict**: relais's value is exactly the expected one;
+   - **after normalisation**: equal once relais's documented normalisation is applied
+     (HTML reduced to text and whitespace collapsed for titles and summaries; sanitised
+     HTML compared by structure, `<img />` = `<img>`, the `rel` relais adds to links
+     ignored, or as text; escaped markup shown as text; URLs in WHATWG form; language
+     tags case-folded; an `email (Name)` author reduced to the name; `updated` falling
+     back to `published`; an empty expectation met by no value; an item title with no
+     text shown as `Sans titre`);
+   - **miss**: anything else, with its reason (parse failed, no such entry, no value,
+     differs) and examples (`--misses FILE` writes them all).
 
 Expectations on what relais does not model (bozo, encoding, version, itunes, geo,
-contributors, rights, enclosures, source…) are counted as not mappable.
+contributors, rights, enclosures, source, per-element `title_detail.language`…) are
+counted as not mappable.
 
-Usage (from the repository root, with ../shared beside it):
-    cargo build --locked && bench/corpus_expect.py [--bin target/debug/relais]
-        [--jobs 2] [--examples 3] [CORPUS_DIR]
+Usage (from the repository root):
+    cargo build --locked
+    bench/corpus_expect.py --bin target/debug/relais ../shared/corpus/feedparser
+        [--jobs 2] [--examples 3] [--misses misses.jsonl]
 Exit status 1 on any panic (exit 101) or hang, or when fewer than 95 % of the
 well-formed files parse.
 """

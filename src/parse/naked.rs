@@ -64,11 +64,12 @@ pub(crate) fn wrap(text: &str) -> Option<(String, usize)> {
             } else if let Some(decoded) = base64_content(text, name, attrs, content_start) {
                 let (end, decoded) = decoded;
                 out.push_str(text.get(copied..lt).unwrap_or_default());
-                out.push_str(&text.get(lt..content_start).unwrap_or_default().replacen(
-                    BASE64_MODE.0,
-                    "mode=\"escaped\"",
-                    1,
-                ));
+                let head = text.get(lt..content_start).unwrap_or_default();
+                out.push_str(
+                    &head
+                        .replacen(BASE64_MODE.0, "mode=\"escaped\"", 1)
+                        .replacen(BASE64_MODE.1, "mode='escaped'", 1),
+                );
                 push_cdata(&mut out, &decoded);
                 copied = end;
                 wrapped += 1;
@@ -149,7 +150,7 @@ fn content_alias(name: &str, attrs: &str) -> Option<Alias> {
     }
 }
 
-/// The attribute marking base64 content, as repair leaves attributes (double quotes).
+/// The attribute marking base64 content, in either quotes.
 const BASE64_MODE: (&str, &str) = ("mode=\"base64\"", "mode='base64'");
 
 /// For an element marked `mode="base64"`: where its end tag starts and its content
