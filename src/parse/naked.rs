@@ -11,8 +11,9 @@
 //! feed-rs hands over still encoded: such content is decoded here (when it is UTF-8
 //! text) and marked `mode="escaped"`.
 //!
-//! The RSS 2.0 era's `xhtml:body` (markup) and `fullitem` (escaped HTML), which
-//! feed-rs ignores, are renamed `content:encoded`, which it reads as the content.
+//! The RSS 2.0 era's `xhtml:body` (markup; also a bare `<body>` right inside an
+//! `<item>`) and `fullitem` (escaped HTML), which feed-rs ignores, are renamed
+//! `content:encoded`, which it reads as the content.
 //!
 //! Only unprefixed `title`, `description`, `summary`, `subtitle` and `tagline` are
 //! touched, and never an element that declares inline XHTML (`type="xhtml"`,
@@ -32,6 +33,9 @@ pub(crate) fn wrap(text: &str) -> Option<(String, usize)> {
     let mut out = String::new();
     let mut copied = 0;
     let mut wrapped = 0;
+    // The elements open around the current position (those whose content is scanned):
+    // a bare `<body>` is an item's content only right inside an `<item>`.
+    let mut open: Vec<&str> = Vec::new();
     let mut i = 0;
     while let Some(rel) = b.get(i..).and_then(|r| r.iter().position(|&c| c == b'<')) {
         let lt = i + rel;
@@ -43,6 +47,17 @@ pub(crate) fn wrap(text: &str) -> Option<(String, usize)> {
             skip_past(b"]]>")
         } else if rest.starts_with(b"<?") {
             skip_past(b"?>")
+        } else if rest.starts_with(b"</") {
+            let name = text
+                .get(lt + 2..)
+                .unwrap_or_default()
+                .split(|c: char| c == '>' || c.is_ascii_whitespace())
+                .next()
+                .unwrap_or_default();
+            if let Some(at) = open.iter().rposition(|o| *o == name) {
+                open.truncate(at);
+            }
+            Some(lt + 2)
         } else if !b.get(lt + 1).is_some_and(|&c| is_name_start(c)) {
             Some(lt + 1)
         } else {
@@ -74,7 +89,7 @@ pub(crate) fn wrap(text: &str) -> Option<(String, usize)> {
                 copied = end;
                 wrapped += 1;
                 Some(end)
-            } else if let Some(kind) = content_alias(name, attrs) {
+            } else if let Some(kind) = content_alias(name, attrs, open.last().copied()) {
                 // The RSS 2.0 era's `xhtml:body` and `fullitem`: the item's content,
                 // which feed-rs does not know, given as `content:encoded`.
                 let end = closing(text, name, content_start);
@@ -113,6 +128,7 @@ pub(crate) fn wrap(text: &str) -> Option<(String, usize)> {
                     None => Some(content_start),
                 }
             } else {
+                open.push(name);
                 Some(content_start)
             }
         };
@@ -141,10 +157,12 @@ enum Alias {
     Escaped,
 }
 
-fn content_alias(name: &str, attrs: &str) -> Option<Alias> {
+fn content_alias(name: &str, attrs: &str, parent: Option<&str>) -> Option<Alias> {
     match name {
         "xhtml:body" => Some(Alias::Markup),
-        "body" if attrs.contains("http://www.w3.org/1999/xhtml") => Some(Alias::Markup),
+        "body" if attrs.contains("http://www.w3.org/1999/xhtml") || parent == Some("item") => {
+            Some(Alias::Markup)
+        }
         "fullitem" => Some(Alias::Escaped),
         _ => None,
     }
@@ -267,7 +285,13 @@ mod tests {
                 "<item><fullitem>&lt;p&gt;a&lt;/p&gt;</fullitem></item>",
                 Some("<item><content:encoded xmlns:content=\"http://purl.org/rss/1.0/modules/content/\">&lt;p&gt;a&lt;/p&gt;</content:encoded></item>"),
             ),
-            ("<item><body><p>a</p></body></item>", None),
+            // A bare <body> right inside an item too; anywhere else, not.
+            (
+                "<item><title>t</title><body><p>a</p></body></item>",
+                Some("<item><title>t</title><content:encoded xmlns:content=\"http://purl.org/rss/1.0/modules/content/\"><![CDATA[<p>a</p>]]></content:encoded></item>"),
+            ),
+            ("<item><x><body><p>a</p></body></x></item>", None),
+            ("<channel><body><p>a</p></body><item/></channel>", None),
             ("<content mode=\"base64\">/w==</content>", None),
         ];
         for (input, want) in cases {
