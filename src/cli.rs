@@ -2,6 +2,8 @@
 //! results on stdout (one JSON document with `--json`) and leave logs to stderr. Every
 //! error becomes one line naming the file, source or key; `main` maps it to exit code 1.
 
+pub mod curate;
+
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -36,7 +38,7 @@ pub use output::{Output, PartialFile, Terminal};
     long_about = None,
     after_help = "Example: relais --config config/demo.toml run\n\n\
         Every command has --help with an example. While `relais run` holds the store, \
-        store commands (items, sources, fetch, stories, digest, backup, export) go through \
+        store commands (items, sources, fetch, stories, curate, digest, backup, export) go through \
         it, over the socket beside the store (data/relais.db → data/relais.sock)."
 )]
 pub struct Cli {
@@ -151,6 +153,16 @@ pub enum Command {
     Stories {
         #[command(subcommand)]
         action: StoriesCommand,
+    },
+    /// Curation: pin a story at the top of a channel, hide it (one channel or
+    /// everywhere), edit its republished title and summary, add it to a channel by hand;
+    /// every action goes to an audit log (`curate log`). STORY is a story id or
+    /// SOURCE/ITEM-ID.
+    ///
+    /// Example: relais curate pin 42 --channel cooperation-decentralisee
+    Curate {
+        #[command(subcommand)]
+        action: curate::CurateCommand,
     },
     /// Evaluate story matching on labelled pairs (JSON lines: {"a": {source, title,
     /// summary, url, published}, "b": {…}, "same": bool, "kind": "…"}, `same` and
@@ -428,6 +440,7 @@ pub fn execute(ctx: &Ctx, command: &Command, io: &mut dyn Output) -> anyhow::Res
         Command::Restore { file } => restore(ctx, file, io),
         Command::Digest(command) => digest(ctx, command, io),
         Command::Stories { action } => stories_command(ctx, action, io.out()),
+        Command::Curate { action } => curate::run(&ctx.config, &ctx.store, action, io.out()),
         Command::Run | Command::Check | Command::Parse { .. } | Command::DedupEval { .. } => {
             bail!("this command does not use the store: run it without the daemon")
         }
@@ -539,6 +552,18 @@ fn check(cli: &Cli) -> anyhow::Result<()> {
                 .map(|s| format!(", weekly summary `{s}` in {}", a.timezone))
                 .unwrap_or_default()
         );
+    }
+    if let Some(admin) = &config.admin {
+        match admin.token {
+            Some(_) => println!(
+                "  admin:    API on /admin/api/ (token from ${}, acting as `{}`)",
+                admin.token_env, admin.label
+            ),
+            None => println!(
+                "  admin:    API off: ${} is not set (or empty)",
+                admin.token_env
+            ),
+        }
     }
     println!("  store:    {}", config.store.path.display());
     let window = config.stories.window.as_secs();
@@ -771,7 +796,9 @@ fn channel_items(
         stories.push(visit.story);
         true
     })?;
-    let explanation = crate::curate::explain(channel, &config.sources, &stories);
+    let decisions = store.curation()?;
+    let explanation =
+        crate::curate::explain_curated(channel, &config.sources, &stories, &decisions, Utc::now());
     match why {
         Some(asked) if !asked.is_empty() => {
             // A story id, or an item (SOURCE/ITEM-ID) standing for its story.
@@ -797,6 +824,7 @@ fn channel_items(
                 .iter()
                 .take(limit)
                 .map(|(story, kept)| {
+                    let story = &decisions.edited((*story).clone());
                     let mut v = item_json(&story.item, Some(story));
                     if why.is_some() {
                         if let Some(map) = v.as_object_mut() {
@@ -814,7 +842,7 @@ fn channel_items(
         }
         _ => {
             for (story, kept) in explanation.kept.iter().take(limit) {
-                item_line(out, &story.item)?;
+                item_line(out, &decisions.edited((*story).clone()).item)?;
                 if why.is_some() {
                     writeln!(out, "{:18}{} ({kept})", "", story.id)?;
                 }

@@ -100,6 +100,7 @@ pub async fn run_with_reports(
     // Poll reports go to the log, to `reports` (tests), and nudge the WebSub pinger when a
     // poll stored something.
     let (nudge, nudged) = tokio::sync::mpsc::unbounded_channel::<()>();
+    state.changed = Some(nudge.clone());
     let pinger = match &config.websub {
         Some(websub) => {
             let pinger = crate::websub::Pinger::new(

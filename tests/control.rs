@@ -180,7 +180,18 @@ async fn store_commands_print_the_same_through_the_daemon_as_without_it() {
         doc["items"][0]["id"].as_str().unwrap()
     );
 
+    // curate through the daemon: durable, and visible to the commands below.
+    let pinned = relais(
+        &config,
+        dir.path(),
+        &["curate", "pin", &story, "--channel", "tout"],
+    )
+    .await;
+    assert!(pinned.status.success(), "{}", text(&pinned.stderr));
+    assert!(!pinned.stdout.is_empty());
+
     let commands: Vec<Vec<&str>> = vec![
+        vec!["curate", "log", "--json"],
         vec!["items", "--json"],
         vec!["items", "--limit", "2"],
         vec!["items", "--channel", "tout", "--why"],
