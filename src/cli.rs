@@ -45,7 +45,9 @@ pub enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the daemon: poll sources, serve HTTP; stops cleanly on SIGINT/SIGTERM.
+    /// Run the daemon: poll sources, serve HTTP; stops cleanly on SIGINT/SIGTERM and
+    /// re-reads its configuration on SIGHUP (a file that does not validate is refused and
+    /// the running configuration kept).
     ///
     /// Example: relais --config config/demo.toml run
     Run,
@@ -305,9 +307,42 @@ fn run_daemon(config: Config) -> anyhow::Result<()> {
         let address = listener.local_addr()?;
         // The one line a newcomer needs, on stdout whatever the log settings.
         println!("relais: serving on http://{address}/ (Ctrl-C to stop)");
-        crate::daemon::run(config, listener, shutdown_signal()).await?;
+        let (reloader, requests) = crate::reload::channel();
+        let options = crate::daemon::Options {
+            reload: Some(requests),
+            notify: crate::notify::Notifier::from_env(),
+            ..crate::daemon::Options::default()
+        };
+        let hangups = tokio::spawn(reload_on_hangup(reloader));
+        let result = crate::daemon::run_with(config, listener, shutdown_signal(), options).await;
+        hangups.abort();
+        result?;
         Ok(())
     })
+}
+
+/// Each SIGHUP asks the daemon to re-read its configuration file (`systemctl reload`).
+async fn reload_on_hangup(reloader: crate::reload::Reloader) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut hangups = match signal(SignalKind::hangup()) {
+            Ok(hangups) => hangups,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGHUP: reload needs a restart");
+                return;
+            }
+        };
+        while hangups.recv().await.is_some() {
+            if reloader.request().is_err() {
+                return;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = reloader;
+    }
 }
 
 /// Completes on SIGINT or SIGTERM.

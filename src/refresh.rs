@@ -125,6 +125,9 @@ impl Refresher {
             last_modified: state.last_modified.clone(),
         };
         state.last_poll = Some(now);
+        // When to poll next if this poll succeeds; set before a batch is stored, since the
+        // batch's transaction writes the state (a reload keeps this schedule).
+        let next_if_ok = now + chrono_duration(jittered(interval, fastrand::f64()));
         // Set only by a 429/503 that said how long to wait, for this URL only.
         let mut retry_after = None;
 
@@ -175,6 +178,7 @@ impl Refresher {
                                 state.permanent_url = Some(url.to_string());
                             }
                             mark_success(&mut state, now);
+                            state.next_poll = Some(next_if_ok);
                             match self.store_batch(&state, items, now).await {
                                 Ok(write) => (
                                     Outcome::Stored {
@@ -227,7 +231,7 @@ impl Refresher {
             // A retired source is still looked at now and then: if it comes back, it
             // un-retires by itself.
             Outcome::Retired => now + chrono_duration(self.config.fetch.max_backoff),
-            _ => now + chrono_duration(jittered(interval, fastrand::f64())),
+            _ => next_if_ok,
         };
         state.next_poll = Some(next_poll);
         let stored = matches!(outcome, Outcome::Stored { .. });
