@@ -11,6 +11,8 @@ use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::json;
 
+mod import;
+
 use crate::config::{Config, Location};
 use crate::fetch::Fetcher;
 use crate::model::{Item, SourceState, SourceStatus, Story};
@@ -66,9 +68,13 @@ pub enum Command {
     /// List sources with their health (last success, last error, failures, next poll).
     ///
     /// Example: relais sources --json
+    ///
+    /// Example: relais sources import partenaires.opml --dry-run
     Sources {
         #[arg(long)]
         json: bool,
+        #[command(subcommand)]
+        action: Option<SourcesCommand>,
     },
     /// List stored items, newest first.
     ///
@@ -198,6 +204,25 @@ pub enum DigestCommand {
     },
 }
 
+/// `relais sources …`
+#[derive(Debug, Subcommand)]
+pub enum SourcesCommand {
+    /// Add the feeds of an OPML list (a feed reader's export) to the configuration's
+    /// sources_file as [[source]] entries: ids from titles, OPML categories as tags.
+    /// Feeds already configured are skipped, each on its own line; the file is appended
+    /// to (comments kept) and only written if the whole configuration stays valid. Then
+    /// reload the daemon (systemctl reload relais) to poll them.
+    ///
+    /// Example: relais sources import partenaires.opml --dry-run
+    Import {
+        /// The OPML file.
+        file: PathBuf,
+        /// Say what would be added; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
 /// `relais stories …`
 #[derive(Debug, Subcommand)]
 pub enum StoriesCommand {
@@ -261,7 +286,16 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run => run_daemon(load_config(&cli)?),
         Command::Check => check(&cli),
         Command::Fetch { sources } => fetch(load_config(&cli)?, sources),
-        Command::Sources { json } => sources(&load_config(&cli)?, *json),
+        Command::Sources {
+            action: Some(SourcesCommand::Import { file, dry_run }),
+            ..
+        } => import::import(
+            &load_config(&cli)?,
+            file,
+            *dry_run,
+            &mut std::io::stdout().lock(),
+        ),
+        Command::Sources { json, .. } => sources(&load_config(&cli)?, *json),
         Command::Items {
             source,
             channel: Some(channel),

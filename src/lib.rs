@@ -17,6 +17,7 @@ pub mod mail;
 pub mod model;
 pub mod normalise;
 pub mod notify;
+pub mod opml;
 pub mod parse;
 pub mod poll;
 pub mod publish;
