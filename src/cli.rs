@@ -347,7 +347,7 @@ fn run_daemon(config: Config) -> anyhow::Result<()> {
             notify: crate::notify::Notifier::from_env(),
             ..crate::daemon::Options::default()
         };
-        let hangups = tokio::spawn(reload_on_hangup(reloader));
+        let hangups = tokio::spawn(reload_on_hangup(reloader, hangup_signal()));
         let result = crate::daemon::run_with(config, listener, shutdown_signal(), options).await;
         hangups.abort();
         result?;
@@ -355,29 +355,41 @@ fn run_daemon(config: Config) -> anyhow::Result<()> {
     })
 }
 
-/// Each SIGHUP asks the daemon to re-read its configuration file (`systemctl reload`).
-async fn reload_on_hangup(reloader: crate::reload::Reloader) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut hangups = match signal(SignalKind::hangup()) {
-            Ok(hangups) => hangups,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGHUP: reload needs a restart");
-                return;
-            }
-        };
-        while hangups.recv().await.is_some() {
-            if reloader.request().is_err() {
-                return;
-            }
+/// SIGHUP's stream, installed before the daemon starts: from then on a SIGHUP no longer
+/// has its default effect (ending the process), even before the daemon is ready.
+#[cfg(unix)]
+fn hangup_signal() -> Option<tokio::signal::unix::Signal> {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::hangup()) {
+        Ok(hangups) => Some(hangups),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGHUP: reload needs a restart");
+            None
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = reloader;
+}
+
+#[cfg(not(unix))]
+fn hangup_signal() -> Option<()> {
+    None
+}
+
+/// Each SIGHUP asks the daemon to re-read its configuration file (`systemctl reload`).
+#[cfg(unix)]
+async fn reload_on_hangup(
+    reloader: crate::reload::Reloader,
+    hangups: Option<tokio::signal::unix::Signal>,
+) {
+    let Some(mut hangups) = hangups else { return };
+    while hangups.recv().await.is_some() {
+        if reloader.request().is_err() {
+            return;
+        }
     }
 }
+
+#[cfg(not(unix))]
+async fn reload_on_hangup(_reloader: crate::reload::Reloader, _hangups: Option<()>) {}
 
 /// Completes on SIGINT or SIGTERM.
 async fn shutdown_signal() {
