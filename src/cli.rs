@@ -808,18 +808,23 @@ fn export(config: &Config, dir: &Path) -> anyhow::Result<()> {
 /// memory on a mistaken argument.
 const PARSE_MAX: u64 = 256 * 1024 * 1024;
 
-fn parse_file(file: &Path, url: Option<&url::Url>, json: bool) -> anyhow::Result<()> {
+/// The bytes of `file`, refused beyond `max` bytes (before reading) so a mistaken
+/// argument cannot exhaust memory; errors name the file.
+fn read_capped(file: &Path, max: u64) -> anyhow::Result<Vec<u8>> {
     let size = std::fs::metadata(file)
         .with_context(|| format!("{}: cannot read", file.display()))?
         .len();
-    if size > PARSE_MAX {
+    if size > max {
         bail!(
-            "{}: {} bytes is more than relais parses ({PARSE_MAX})",
-            file.display(),
-            size
+            "{}: {size} bytes is more than relais reads here ({max})",
+            file.display()
         );
     }
-    let bytes = std::fs::read(file).with_context(|| format!("{}: cannot read", file.display()))?;
+    std::fs::read(file).with_context(|| format!("{}: cannot read", file.display()))
+}
+
+fn parse_file(file: &Path, url: Option<&url::Url>, json: bool) -> anyhow::Result<()> {
+    let bytes = read_capped(file, PARSE_MAX)?;
     let feed =
         parse::parse(&bytes, None).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let cx = Context {

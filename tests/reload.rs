@@ -62,6 +62,18 @@ struct Running {
     daemon: JoinHandle<Result<(), relais::daemon::DaemonError>>,
 }
 
+/// A fixture server, a folder with a configuration, and a daemon running it.
+async fn start_with(
+    sources: &[(&str, &str)],
+    channels: &str,
+) -> (FixtureServer, tempfile::TempDir, Running) {
+    let server = fixtures().await;
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path(), &server, sources, channels);
+    let daemon = start(dir.path()).await;
+    (server, dir, daemon)
+}
+
 async fn start(dir: &Path) -> Running {
     let config = Config::load(&dir.join("relais.toml")).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -145,29 +157,34 @@ async fn status(addr: SocketAddr, path: &str) -> String {
     response.lines().next().unwrap_or("").to_string()
 }
 
+/// The channels whose feed is served, and those that answer 404.
+async fn assert_channels(addr: SocketAddr, served: &[&str], absent: &[&str]) {
+    for id in served {
+        let path = format!("/feeds/{id}.rss");
+        assert_eq!(status(addr, &path).await, "HTTP/1.1 200 OK", "{path}");
+    }
+    for id in absent {
+        let path = format!("/feeds/{id}.rss");
+        assert_eq!(
+            status(addr, &path).await,
+            "HTTP/1.1 404 Not Found",
+            "{path}"
+        );
+    }
+}
+
 const CHANNEL_OLD: &str = "[[channel]]\nid = \"old\"\ntitle = \"Ancienne\"\n";
 const CHANNEL_NEW: &str = "[[channel]]\nid = \"new\"\ntitle = \"Nouvelle\"\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reload_adds_and_removes_sources_and_channels() {
-    let server = fixtures().await;
-    let dir = tempfile::tempdir().unwrap();
-    write_config(
-        dir.path(),
-        &server,
+    let (server, dir, mut daemon) = start_with(
         &[("a", "1h"), ("b", "1200ms"), ("tick", "1200ms")],
         CHANNEL_OLD,
-    );
-    let mut daemon = start(dir.path()).await;
+    )
+    .await;
     daemon.polled(&["a", "b", "tick"], 1).await;
-    assert_eq!(
-        status(daemon.addr, "/feeds/old.rss").await,
-        "HTTP/1.1 200 OK"
-    );
-    assert_eq!(
-        status(daemon.addr, "/feeds/new.rss").await,
-        "HTTP/1.1 404 Not Found"
-    );
+    assert_channels(daemon.addr, &["old"], &["new"]).await;
 
     write_config(
         dir.path(),
@@ -191,14 +208,7 @@ async fn a_reload_adds_and_removes_sources_and_channels() {
     );
 
     // The server answers with the new channels from the next request on.
-    assert_eq!(
-        status(daemon.addr, "/feeds/new.rss").await,
-        "HTTP/1.1 200 OK"
-    );
-    assert_eq!(
-        status(daemon.addr, "/feeds/old.rss").await,
-        "HTTP/1.1 404 Not Found"
-    );
+    assert_channels(daemon.addr, &["new"], &["old"]).await;
 
     // The added source is polled; the removed one, due every 1.2 s, no more; the
     // unchanged `a` (hourly, polled at start) keeps its schedule instead of polling again
@@ -217,15 +227,8 @@ async fn a_reload_adds_and_removes_sources_and_channels() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broken_file_is_refused_and_the_running_config_kept() {
-    let server = fixtures().await;
-    let dir = tempfile::tempdir().unwrap();
-    write_config(
-        dir.path(),
-        &server,
-        &[("a", "1h"), ("tick", "1200ms")],
-        CHANNEL_OLD,
-    );
-    let mut daemon = start(dir.path()).await;
+    let (server, dir, mut daemon) =
+        start_with(&[("a", "1h"), ("tick", "1200ms")], CHANNEL_OLD).await;
     daemon.polled(&["a", "tick"], 1).await;
 
     // An unknown key in a channel, and a new source that must not be polled.
@@ -246,14 +249,7 @@ async fn a_broken_file_is_refused_and_the_running_config_kept() {
     assert!(message.contains("running configuration kept"), "{message}");
 
     // Still the old channels, still the old sources, still polling.
-    assert_eq!(
-        status(daemon.addr, "/feeds/old.rss").await,
-        "HTTP/1.1 200 OK"
-    );
-    assert_eq!(
-        status(daemon.addr, "/feeds/new.rss").await,
-        "HTTP/1.1 404 Not Found"
-    );
+    assert_channels(daemon.addr, &["old"], &["new"]).await;
     let seen = daemon.polled(&["tick"], 2).await;
     assert_eq!(seen.get("c"), None);
     assert!(server.requests_to("/c.xml").is_empty());
@@ -268,19 +264,13 @@ async fn a_broken_file_is_refused_and_the_running_config_kept() {
     let changes = daemon.reloader.reload().await.unwrap();
     assert_eq!(changes.sources_added, ["c"]);
     daemon.polled(&["c"], 1).await;
-    assert_eq!(
-        status(daemon.addr, "/feeds/new.rss").await,
-        "HTTP/1.1 200 OK"
-    );
+    assert_channels(daemon.addr, &["new"], &["old"]).await;
     daemon.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_changed_source_polls_soon_and_restart_only_settings_are_reported() {
-    let server = fixtures().await;
-    let dir = tempfile::tempdir().unwrap();
-    write_config(dir.path(), &server, &[("a", "1h")], "");
-    let mut daemon = start(dir.path()).await;
+    let (server, dir, mut daemon) = start_with(&[("a", "1h")], "").await;
     daemon.polled(&["a"], 1).await;
 
     // A new interval is a change: `a` is polled again soon. A new store path and listen
@@ -379,11 +369,7 @@ async fn sighup_reloads_and_systemd_hears_of_it() {
         .position(|m| m.starts_with("RELOADING=1"))
         .unwrap_or_else(|| panic!("no RELOADING=1 before READY=1: {reload:?}"));
     assert!(reloading < reload.len() - 1);
-    assert_eq!(status(addr, "/feeds/new.rss").await, "HTTP/1.1 200 OK");
-    assert_eq!(
-        status(addr, "/feeds/old.rss").await,
-        "HTTP/1.1 404 Not Found"
-    );
+    assert_channels(addr, &["new"], &["old"]).await;
 
     // A broken file: refused, and the READY=1 that ends the reload says so.
     std::fs::write(dir.path().join("relais.toml"), "[server]\nlisten = 8080\n").unwrap();
@@ -396,7 +382,7 @@ async fn sighup_reloads_and_systemd_hears_of_it() {
         refused.last().unwrap().contains("reload refused"),
         "{refused:?}"
     );
-    assert_eq!(status(addr, "/feeds/new.rss").await, "HTTP/1.1 200 OK");
+    assert_channels(addr, &["new"], &["old"]).await;
 
     std::process::Command::new("kill")
         .args(["-TERM", &pid])

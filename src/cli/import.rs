@@ -72,16 +72,7 @@ pub fn import(
             config.path.display()
         );
     };
-    let size = std::fs::metadata(file)
-        .with_context(|| format!("{}: cannot read", file.display()))?
-        .len();
-    if size > MAX_OPML {
-        bail!(
-            "{}: {size} bytes is more than an OPML list relais reads ({MAX_OPML})",
-            file.display()
-        );
-    }
-    let bytes = std::fs::read(file).with_context(|| format!("{}: cannot read", file.display()))?;
+    let bytes = super::read_capped(file, MAX_OPML)?;
     let outlines = opml::parse(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
 
     let decisions = decide(&config.sources, &outlines.feeds);
