@@ -207,11 +207,13 @@ pub enum DigestCommand {
 /// `relais sources …`
 #[derive(Debug, Subcommand)]
 pub enum SourcesCommand {
-    /// Add the feeds of an OPML list (a feed reader's export) to the configuration's
-    /// sources_file as [[source]] entries: ids from titles, OPML categories as tags.
-    /// Feeds already configured are skipped, each on its own line; the file is appended
-    /// to (comments kept) and only written if the whole configuration stays valid. Then
-    /// reload the daemon (systemctl reload relais) to poll them.
+    /// Add the feeds of an OPML list to the configuration's sources_file.
+    ///
+    /// Each feed of the list (a feed reader's export, or /sources.opml) becomes a
+    /// [[source]] entry: id from its title, OPML categories as tags. Feeds already
+    /// configured are skipped, each on its own line; the file is appended to (comments
+    /// kept) and only written if the whole configuration stays valid. Then reload the
+    /// daemon (systemctl reload relais) to poll them.
     ///
     /// Example: relais sources import partenaires.opml --dry-run
     Import {
