@@ -234,8 +234,8 @@ async fn reload_config(
             return (running, Err(ReloadError::Unusable(e.to_string())));
         }
     };
+    let keep = Changes::kept_schedules(&running.config, &prepared.state.config);
     running.stop().await;
-    let keep = changes.unchanged_sources(&prepared.state.config);
     let next = prepared.start(life, &keep);
     tracing::info!("config reloaded: {changes}");
     (next, Ok(changes))

@@ -134,13 +134,20 @@ impl Changes {
         c
     }
 
-    /// The sources whose poll schedule carries over: present before and unchanged.
-    pub fn unchanged_sources(&self, new: &Config) -> HashSet<String> {
+    /// The sources whose poll schedule carries over: present before with the same feed
+    /// location, interval and pause. A new title or tags changes the source but not when
+    /// it is worth polling.
+    pub fn kept_schedules(old: &Config, new: &Config) -> HashSet<String> {
         new.sources
             .iter()
-            .map(|s| &s.id)
-            .filter(|id| !self.sources_added.contains(id) && !self.sources_changed.contains(id))
-            .cloned()
+            .filter(|s| {
+                old.source(&s.id).is_some_and(|before| {
+                    before.location == s.location
+                        && before.paused == s.paused
+                        && old.interval_of(before) == new.interval_of(s)
+                })
+            })
+            .map(|s| s.id.clone())
             .collect()
     }
 
@@ -247,7 +254,10 @@ title = "Neuf"
         assert_eq!(c.channels_changed, ["tout"]);
         assert!(c.channels_removed.is_empty());
         assert_eq!(c.ignored, ["server.listen (still 127.0.0.1:8080)"]);
-        assert_eq!(c.unchanged_sources(&new), HashSet::from(["a".to_string()]));
+        assert_eq!(
+            Changes::kept_schedules(&old, &new),
+            HashSet::from(["a".to_string()])
+        );
         assert_eq!(
             c.to_string(),
             "+1 sources, -1, ~1 changed; channels +1, -0, ~1 changed (+d -c ~b +channel neuf ~channel tout)"
@@ -262,6 +272,14 @@ title = "Neuf"
         let new = config("[fetch]\ninterval = \"5m\"\n[[source]]\nid = \"a\"\nurl = \"https://a.example.org/\"\n[[source]]\nid = \"b\"\nurl = \"https://b.example.org/\"\ninterval = \"1h\"\n");
         let c = Changes::between(&old, &new);
         assert_eq!(c.sources_changed, ["a"]);
+        assert_eq!(
+            Changes::kept_schedules(&old, &new),
+            HashSet::from(["b".to_string()])
+        );
         assert_eq!(Changes::between(&old, &old), Changes::default());
+        // New tags: a change, but the schedule stays.
+        let retagged = config("[[source]]\nid = \"a\"\nurl = \"https://a.example.org/\"\ntags = [\"europe\"]\n[[source]]\nid = \"b\"\nurl = \"https://b.example.org/\"\ninterval = \"1h\"\n");
+        assert_eq!(Changes::between(&old, &retagged).sources_changed, ["a"]);
+        assert_eq!(Changes::kept_schedules(&old, &retagged).len(), 2);
     }
 }
