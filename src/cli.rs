@@ -70,6 +70,7 @@ pub enum Command {
     /// Example: relais sources --json
     ///
     /// Example: relais sources import partenaires.opml --dry-run
+    #[command(args_conflicts_with_subcommands = true)]
     Sources {
         #[arg(long)]
         json: bool,
