@@ -319,7 +319,7 @@ async fn sighup_reloads_and_systemd_hears_of_it() {
         .env_remove("WATCHDOG_PID")
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("stderr.log")).unwrap())
         .spawn()
         .unwrap();
     let pid = child.id().to_string();
@@ -391,4 +391,15 @@ async fn sighup_reloads_and_systemd_hears_of_it() {
     next(&|m| m.starts_with("STOPPING=1"));
     let exit = child.wait().unwrap();
     assert!(exit.success(), "{exit:?}");
+    // The log says why the broken file was refused, naming file, line, column and key.
+    let log = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap();
+    let config = dir.path().join("relais.toml");
+    let refusal = log
+        .lines()
+        .find(|l| l.contains("reload refused"))
+        .unwrap_or_else(|| panic!("no refusal logged: {log}"));
+    assert!(
+        refusal.contains(&format!("{}:2:10: server.listen:", config.display())),
+        "{refusal}"
+    );
 }
