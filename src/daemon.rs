@@ -13,7 +13,7 @@
 //!
 //! Adding a component: something that depends on the configuration is started in
 //! [`Generation::start`] (one `tasks.push`); something that must outlive reloads goes in
-//! [`Lifelong`] and reads the current state from `Lifelong::current`.
+//! [`Lifelong`] and reads the parts in force from `Lifelong::current` (a watch).
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -84,14 +84,22 @@ pub async fn run_with_reports(
     run_with(config, listener, shutdown, options).await
 }
 
+/// The parts of the generation in force that other components use.
+#[derive(Clone)]
+pub struct Current {
+    pub state: AppState,
+    pub refresher: Arc<Refresher>,
+    pub digester: Arc<crate::digest::Digester>,
+}
+
 /// What outlives reloads.
 struct Lifelong {
     store: Arc<Store>,
     /// What the HTTP server answers with; replaced on reload.
     app: LiveApp,
-    /// The current generation's state, for lifelong components that need the
-    /// configuration in force (subscribe to it).
-    current: watch::Sender<AppState>,
+    /// The parts of the generation in force, for lifelong components that act on the
+    /// configuration of the moment (subscribe, and read it per use).
+    current: watch::Sender<Current>,
     reports: poll::Reports,
     notify: Notifier,
 }
@@ -121,7 +129,7 @@ pub async fn run_with(
     let life = Lifelong {
         store: Arc::clone(&store),
         app: LiveApp::new(first.state.clone()),
-        current: watch::Sender::new(first.state.clone()),
+        current: watch::Sender::new(first.current()),
         reports: options.reports,
         notify: options.notify,
     };
@@ -263,6 +271,14 @@ struct Generation {
 }
 
 impl Prepared {
+    fn current(&self) -> Current {
+        Current {
+            state: self.state.clone(),
+            refresher: Arc::clone(&self.refresher),
+            digester: Arc::clone(&self.digester),
+        }
+    }
+
     async fn new(config: Arc<Config>, store: &Arc<Store>) -> Result<Prepared, DaemonError> {
         let fetcher = Fetcher::new(&config.fetch)?;
         let refresher = Arc::new(Refresher::new(
@@ -299,6 +315,7 @@ impl Prepared {
     /// Sources in `keep` keep their poll schedule (see [`poll::run`]).
     fn start(self, life: &Lifelong, keep: &HashSet<String>) -> Generation {
         let config = Arc::clone(&self.state.config);
+        let current = self.current();
         let (stop, stopped) = watch::channel(false);
         let mut tasks = Vec::new();
         let mut abort = Vec::new();
@@ -346,7 +363,7 @@ impl Prepared {
         tasks.push(forward);
 
         life.app.replace(self.state.clone());
-        life.current.send_replace(self.state);
+        let _previous = life.current.send_replace(current);
         Generation {
             config,
             stop,
