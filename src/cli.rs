@@ -15,7 +15,7 @@ mod import;
 
 use crate::config::{Config, Location};
 use crate::fetch::Fetcher;
-use crate::model::{Item, SourceState, SourceStatus, Story};
+use crate::model::{Item, Story};
 use crate::normalise::{self, Context};
 use crate::parse;
 use crate::publish::Publisher;
@@ -455,6 +455,22 @@ fn check(cli: &Cli) -> anyhow::Result<()> {
             humantime::format_duration(smtp.timeout)
         );
     }
+    println!(
+        "  health:   silent after {} without a new item",
+        humantime::format_duration(config.health.silent_after)
+    );
+    if let Some(a) = &config.alerts {
+        println!(
+            "  alerts:   to {}, failing for more than {}, checked every {}{}",
+            a.to.join(", "),
+            humantime::format_duration(a.failing_after),
+            humantime::format_duration(a.check_every),
+            a.weekly_summary
+                .as_ref()
+                .map(|s| format!(", weekly summary `{s}` in {}", a.timezone))
+                .unwrap_or_default()
+        );
+    }
     println!("  store:    {}", config.store.path.display());
     let window = config.stories.window.as_secs();
     println!(
@@ -562,74 +578,16 @@ fn fetch(config: Config, only: &[String]) -> anyhow::Result<()> {
 
 fn sources(config: &Config, json: bool) -> anyhow::Result<()> {
     let store = open_store(config)?;
-    let mut rows = Vec::with_capacity(config.sources.len());
-    for source in &config.sources {
-        let state = store.source_state(&source.id)?;
-        let items = store.count_items(Some(&source.id))?;
-        rows.push((source, state, items));
-    }
+    let now = Utc::now();
     let mut out = std::io::stdout().lock();
     if json {
-        let list: Vec<_> = rows
-            .iter()
-            .map(|(source, state, items)| source_json(source, state.as_ref(), *items))
-            .collect();
-        serde_json::to_writer_pretty(&mut out, &json!({ "sources": list }))?;
+        let doc = crate::health::sources_document(config, &store, now)?;
+        serde_json::to_writer_pretty(&mut out, &doc)?;
         writeln!(out)?;
         return Ok(());
     }
-    for (source, state, items) in &rows {
-        let status = SourceStatus::of(state.as_ref(), source.paused);
-        let s = state.as_ref();
-        let when = |d: Option<DateTime<Utc>>| d.map_or_else(|| "never".into(), short_time);
-        let health = match status {
-            SourceStatus::Failing => format!(
-                "failing since {} ({} failures)",
-                when(s.and_then(|s| s.failing_since)),
-                s.map_or(0, |s| s.failures)
-            ),
-            SourceStatus::Retired => {
-                format!("retired {}", when(s.and_then(|s| s.retired_at)))
-            }
-            other => other.as_str().to_string(),
-        };
-        writeln!(out, "{:<20} {}", source.id, health)?;
-        writeln!(out, "    {} — {}", source.title, source.location)?;
-        writeln!(
-            out,
-            "    {items} items; last success {}; next poll {}",
-            when(s.and_then(|s| s.last_success)),
-            when(s.and_then(|s| s.next_poll)),
-        )?;
-        if let Some(error) = s.and_then(|s| s.last_error.as_deref()) {
-            writeln!(out, "    last error: {error}")?;
-        }
-    }
+    crate::health::write_text(&mut out, &crate::health::gather(config, &store, now)?, now)?;
     Ok(())
-}
-
-fn source_json(
-    source: &crate::config::Source,
-    state: Option<&SourceState>,
-    items: u64,
-) -> serde_json::Value {
-    let status = SourceStatus::of(state, source.paused);
-    json!({
-        "id": source.id,
-        "title": source.title,
-        "url": source.location.to_string(),
-        "status": status.as_str(),
-        "last_success": state.and_then(|s| s.last_success),
-        "last_error": state.and_then(|s| s.last_error.clone()),
-        "failures": state.map_or(0, |s| s.failures),
-        "failing_since": state.and_then(|s| s.failing_since),
-        "next_poll": state.and_then(|s| s.next_poll),
-        "last_status": state.and_then(|s| s.last_status),
-        "last_new_item": state.and_then(|s| s.last_new_item),
-        "retired_at": state.and_then(|s| s.retired_at),
-        "permanent_url": state.and_then(|s| s.permanent_url.clone()),
-        "items": items,
-    })
 }
 
 fn items(config: &Config, source: Option<&str>, limit: usize, json: bool) -> anyhow::Result<()> {

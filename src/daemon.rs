@@ -1,12 +1,14 @@
-//! The daemon (`relais run`): open the store, start polling, serving and sending
-//! digests, reload the configuration when asked, and stop cleanly when asked. It receives
+//! The daemon (`relais run`): open the store, start polling, serving, sending digests
+//! and checking source health for alerts, reload the configuration when asked, and stop
+//! cleanly when asked. It receives
 //! its listener, its shutdown signal and its reload requests from the caller, so tests run
 //! it on port 0 and drive it without signals.
 //!
 //! Two lifetimes. [`Lifelong`] is what the process keeps from start to stop: the store,
-//! the bound listener and its server, the service manager's notifier. A [`Generation`]
-//! is everything built from one configuration — poll tasks, the publisher and the state
-//! the server answers with, the digest ticker, the WebSub pinger, pruning. A reload
+//! the bound listener and its server, the metrics (counters survive reloads), the
+//! service manager's notifier. A [`Generation`] is everything built from one
+//! configuration — poll tasks, the publisher and the state the server answers with, the
+//! digest ticker, the alert checker, the WebSub pinger, pruning. A reload
 //! validates the new file first; only then is the running generation stopped and the
 //! next one started, and the server switched to it between two requests. A refused
 //! reload changes nothing.
@@ -95,6 +97,7 @@ pub struct Current {
 /// What outlives reloads.
 struct Lifelong {
     store: Arc<Store>,
+    metrics: Arc<crate::metrics::Metrics>,
     /// What the HTTP server answers with; replaced on reload.
     app: LiveApp,
     /// The parts of the generation in force, for lifelong components that act on the
@@ -125,9 +128,11 @@ pub async fn run_with(
     let store = Arc::new(store);
     let address = listener.local_addr().map_err(DaemonError::Serve)?;
 
-    let first = Prepared::new(Arc::clone(&config), &store).await?;
+    let metrics = Arc::new(crate::metrics::Metrics::new(Utc::now()));
+    let first = Prepared::new(Arc::clone(&config), &store, &metrics).await?;
     let life = Lifelong {
         store: Arc::clone(&store),
+        metrics,
         app: LiveApp::new(first.state.clone()),
         current: watch::Sender::new(first.current()),
         reports: options.reports,
@@ -235,7 +240,7 @@ async fn reload_config(
         tracing::warn!(setting = %setting, "reload: this setting needs a restart; ignored until then");
     }
     let new = Arc::new(Changes::applicable(&running.config, new));
-    let prepared = match Prepared::new(new, &life.store).await {
+    let prepared = match Prepared::new(new, &life.store, &life.metrics).await {
         Ok(prepared) => prepared,
         Err(e) => {
             tracing::error!(error = %e, "reload refused: the running configuration is kept");
@@ -255,6 +260,8 @@ struct Prepared {
     state: AppState,
     refresher: Arc<Refresher>,
     digester: Arc<crate::digest::Digester>,
+    /// The alert checker, when `[alerts]` is configured.
+    alerter: Option<Arc<crate::alerts::Alerter>>,
     /// The WebSub pinger, when a hub is configured; it has looked at the channels as
     /// they are, so it pings only for what changes from now on.
     pinger: Option<crate::websub::Pinger>,
@@ -279,7 +286,11 @@ impl Prepared {
         }
     }
 
-    async fn new(config: Arc<Config>, store: &Arc<Store>) -> Result<Prepared, DaemonError> {
+    async fn new(
+        config: Arc<Config>,
+        store: &Arc<Store>,
+        metrics: &Arc<crate::metrics::Metrics>,
+    ) -> Result<Prepared, DaemonError> {
         let fetcher = Fetcher::new(&config.fetch)?;
         let refresher = Arc::new(Refresher::new(
             Arc::clone(&config),
@@ -287,11 +298,17 @@ impl Prepared {
             Arc::clone(store),
         ));
         let mut state = AppState::new(Arc::clone(&config), Arc::clone(store));
-        let digester = Arc::new(crate::digest::Digester::new(
-            Arc::clone(&config),
-            Arc::clone(store),
-        ));
+        state.metrics = Arc::clone(metrics);
+        let digester = Arc::new(
+            crate::digest::Digester::new(Arc::clone(&config), Arc::clone(store))
+                .with_metrics(Arc::clone(metrics)),
+        );
         state.digest_tick = digester.last_tick();
+        let alerter = crate::alerts::Alerter::new(Arc::clone(&config), Arc::clone(store))
+            .map(|a| Arc::new(a.with_metrics(Arc::clone(metrics))));
+        if let Some(a) = &alerter {
+            state.alerts_check = a.last_check();
+        }
         let pinger = match &config.websub {
             Some(websub) => Some(
                 crate::websub::Pinger::new(
@@ -307,6 +324,7 @@ impl Prepared {
             state,
             refresher,
             digester,
+            alerter,
             pinger,
         })
     }
@@ -320,16 +338,21 @@ impl Prepared {
         let mut tasks = Vec::new();
         let mut abort = Vec::new();
 
-        // Poll reports go to the log, to `reports` (tests), and nudge the WebSub pinger
-        // when a poll stored something.
+        // Poll reports go to the log, to the metrics, to `reports` (tests); each wakes the
+        // alert checker (a pending wake-up is as good as two) and, when a poll stored
+        // something, the WebSub pinger.
+        let (alert_nudge, alert_nudged) = tokio::sync::mpsc::channel::<()>(1);
         let (nudge, nudged) = tokio::sync::mpsc::unbounded_channel::<()>();
         if let Some(pinger) = self.pinger {
             abort.push(tokio::spawn(pinger.run(nudged)));
         }
         let (report_tx, mut report_rx) = tokio::sync::mpsc::unbounded_channel::<Report>();
         let reports = life.reports.clone();
+        let metrics = Arc::clone(&life.metrics);
         let forward = tokio::spawn(async move {
             while let Some(report) = report_rx.recv().await {
+                metrics.poll(&report);
+                let _ = alert_nudge.try_send(());
                 if report.new_items() + report.updated_items() > 0 {
                     let _ = nudge.send(());
                 }
@@ -351,6 +374,13 @@ impl Prepared {
             tasks.push(tokio::spawn(crate::digest::run(
                 self.digester,
                 crate::digest::TICK_EVERY,
+                stopped.clone(),
+            )));
+        }
+        if let Some(alerter) = self.alerter {
+            tasks.push(tokio::spawn(crate::alerts::run(
+                alerter,
+                alert_nudged,
                 stopped.clone(),
             )));
         }

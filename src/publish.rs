@@ -642,7 +642,8 @@ impl Publisher {
         }
         // The page's own date is the last change it shows, so its bytes (and ETag) stay
         // the same between changes.
-        let ctx = PageContext::new(config.server.base_url.clone(), changed);
+        let mut ctx = PageContext::new(config.server.base_url.clone(), changed);
+        ctx.silent_after = config.health.silent_after;
         Ok((html::index(&ctx, &summaries, &rows)?, changed))
     }
 }

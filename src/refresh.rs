@@ -57,6 +57,8 @@ pub struct Report {
     pub status: Option<u16>,
     pub duration: Duration,
     pub next_poll: DateTime<Utc>,
+    /// New items that joined another item's story (for metrics).
+    pub merged: usize,
 }
 
 impl Report {
@@ -115,6 +117,7 @@ impl Refresher {
                     status: None,
                     duration: started.elapsed(),
                     next_poll: now + chrono_duration(interval),
+                    merged: 0,
                 };
             }
         };
@@ -125,12 +128,12 @@ impl Refresher {
             last_modified: state.last_modified.clone(),
         };
         state.last_poll = Some(now);
-        // When to poll next if this poll succeeds; set before a batch is stored, since the
-        // batch's transaction writes the state (a reload keeps this schedule).
-        let next_if_ok = now + chrono_duration(jittered(interval, fastrand::f64()));
+        state.watched_since.get_or_insert(now);
         // Set only by a 429/503 that said how long to wait, for this URL only.
         let mut retry_after = None;
 
+        let mut merged = 0;
+        let next_if_ok = now + chrono_duration(jittered(interval, fastrand::f64()));
         let (outcome, status) = match self.fetcher.fetch(&location, &validators).await {
             Ok(Fetched::NotModified) => {
                 mark_success(&mut state, now);
@@ -178,16 +181,21 @@ impl Refresher {
                                 state.permanent_url = Some(url.to_string());
                             }
                             mark_success(&mut state, now);
+                            // The batch saves the state: it must already say when the
+                            // next poll is, or `relais sources` shows "never".
                             state.next_poll = Some(next_if_ok);
                             match self.store_batch(&state, items, now).await {
-                                Ok(write) => (
-                                    Outcome::Stored {
-                                        new: write.new,
-                                        updated: write.updated,
-                                        unchanged: write.unchanged,
-                                    },
-                                    status,
-                                ),
+                                Ok(write) => {
+                                    merged = write.merged;
+                                    (
+                                        Outcome::Stored {
+                                            new: write.new,
+                                            updated: write.updated,
+                                            unchanged: write.unchanged,
+                                        },
+                                        status,
+                                    )
+                                }
                                 Err(error) => (Outcome::Failed { error }, status),
                             }
                         }
@@ -247,6 +255,7 @@ impl Refresher {
             status,
             duration: started.elapsed(),
             next_poll,
+            merged,
         }
     }
 

@@ -147,14 +147,24 @@ impl Running {
     }
 }
 
-/// The status line of GET `path`.
-async fn status(addr: SocketAddr, path: &str) -> String {
+/// The status line and body of GET `path`.
+async fn get(addr: SocketAddr, path: &str) -> (String, String) {
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).await.unwrap();
-    response.lines().next().unwrap_or("").to_string()
+    let status = response.lines().next().unwrap_or("").to_string();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// The status line of GET `path`.
+async fn status(addr: SocketAddr, path: &str) -> String {
+    get(addr, path).await.0
 }
 
 /// The channels whose feed is served, and those that answer 404.
@@ -222,6 +232,14 @@ async fn a_reload_adds_and_removes_sources_and_channels() {
     assert_eq!(server.requests_to("/b.xml").len(), b_before);
     assert_eq!(server.requests_to("/a.xml").len(), 1);
     assert_eq!(server.requests_to("/c.xml").len(), 1);
+    // Metrics outlive the reload: the items of a, b and tick before it, c's after.
+    let (_, metrics) = get(daemon.addr, "/metrics").await;
+    let new_items: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("relais_items_new_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no relais_items_new_total in {metrics}"));
+    assert_eq!(new_items, 4.0, "{metrics}");
     daemon.stop().await;
 }
 

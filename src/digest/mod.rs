@@ -264,6 +264,8 @@ pub struct Digester {
     lock: tokio::sync::Mutex<()>,
     /// When the ticker last woke the scheduler (Unix seconds; 0 = never).
     last_tick: Arc<AtomicI64>,
+    /// Where the daemon counts sends (`/metrics`).
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl Digester {
@@ -275,7 +277,14 @@ impl Digester {
             mailer,
             lock: tokio::sync::Mutex::new(()),
             last_tick: Arc::new(AtomicI64::new(0)),
+            metrics: None,
         }
+    }
+
+    /// Counts the scheduler's delivery attempts in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Digester {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// The shared last-tick time, for the server to show.
@@ -519,7 +528,16 @@ impl Digester {
         let mut out = Vec::new();
         for digest in &self.config.digests {
             match self.tick_one(digest, now).await {
-                Ok(Some((period, outcome))) => out.push((digest.id.clone(), period, outcome)),
+                Ok(Some((period, outcome))) => {
+                    if let Some(m) = &self.metrics {
+                        match outcome {
+                            Outcome::Sent { .. } => m.digest(true),
+                            Outcome::Retrying { .. } | Outcome::Failed { .. } => m.digest(false),
+                            _ => {}
+                        }
+                    }
+                    out.push((digest.id.clone(), period, outcome))
+                }
                 Ok(None) => {}
                 Err(e) => {
                     tracing::error!(digest = %digest.id, error = %e, "digest scheduling failed")

@@ -20,6 +20,7 @@
 //! | `meta`            | `schema_version`    | u32: refused when newer than we know     |
 //! | `digest_ledger`   | `P(d) period`       | a digest's sending state per period      |
 //! | `digest_archive`  | `P(d) period`       | the issues that went out                 |
+//! | `alert_ledger`    | incident / summary  | operator alerts sent (see `alerts`)      |
 //!
 //! Values are one version byte then JSON (see `records`): readable by anyone, forward
 //! tolerant (unknown fields ignored). The store's [`SCHEMA_VERSION`] is written in `meta`
@@ -46,6 +47,7 @@
 //! - `generate_id` is monotonic but not contiguous (gaps after a crash or a retried
 //!   transaction); item numbers are only identities, never counts.
 
+mod alerts;
 mod backup;
 mod digests;
 mod keys;
@@ -63,6 +65,7 @@ use sled::Transactional;
 
 use crate::model::{Item, SourceState};
 
+pub use alerts::{Incident, IncidentKind, Notice, NoticeState, Summary};
 pub use backup::{BackupStats, RestoreStats};
 pub use digests::{ArchivedIssue, LedgerEntry, LedgerState, LedgerStep};
 use keys::{id_key, num_bytes, num_from_tail, source_prefix, source_time_key, time_key};
@@ -158,6 +161,8 @@ pub struct PollWrite {
     pub unchanged: usize,
     /// Entries skipped because their item was pruned before (tombstoned).
     pub tombstoned: usize,
+    /// New items that joined another item's story (counted in `new` too).
+    pub merged: usize,
 }
 
 /// Which items to list, newest first.
@@ -202,6 +207,8 @@ struct Trees {
     item_story: sled::Tree,
     story_index: sled::Tree,
     overrides: sled::Tree,
+    /// Operator alerts' ledger (see `alerts`).
+    alerts: sled::Tree,
 }
 
 impl Trees {
@@ -221,6 +228,7 @@ impl Trees {
             item_story: db.open_tree("item_story")?,
             story_index: db.open_tree("story_index")?,
             overrides: db.open_tree("story_overrides")?,
+            alerts: db.open_tree("alert_ledger")?,
         })
     }
 
@@ -588,7 +596,12 @@ impl Store {
                     Ok((w, nums))
                 },
             );
-        let (w, nums) = result.map_err(|e| self.tx_error(e))?;
+        let (mut w, nums) = result.map_err(|e| self.tx_error(e))?;
+        w.merged = nums
+            .iter()
+            .zip(&decisions)
+            .filter(|(num, p)| num.is_some() && !matches!(p.target, stories::Target::Own))
+            .count();
         // The new items' features, for the items to come.
         for (num, p) in nums.iter().zip(decisions) {
             if let Some(num) = num {

@@ -7,6 +7,7 @@
 //! Each test binary uses a different part of it, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod prom;
 pub mod smtp;
 
 use std::collections::HashMap;
@@ -425,4 +426,27 @@ async fn read_request(stream: &mut TcpStream, server: SocketAddr) -> Option<Requ
         body,
         server,
     })
+}
+
+/// GET `path` over a raw connection, with `extra` request header lines (each ending in
+/// CRLF): the status line, the headers (names in lower case) and the body.
+pub async fn http_get(
+    addr: SocketAddr,
+    path: &str,
+    extra: &str,
+) -> (String, Vec<(String, String)>, String) {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Connection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("read");
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let mut lines = head.lines();
+    let status = lines.next().unwrap_or("").to_string();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    (status, headers, body.to_string())
 }
