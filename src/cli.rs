@@ -2,6 +2,8 @@
 //! results on stdout (one JSON document with `--json`) and leave logs to stderr. Every
 //! error becomes one line naming the file, source or key; `main` maps it to exit code 1.
 
+pub mod curate;
+
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -144,6 +146,16 @@ pub enum Command {
         #[command(subcommand)]
         action: StoriesCommand,
     },
+    /// Curation: pin a story at the top of a channel, hide it (one channel or
+    /// everywhere), edit its republished title and summary, add it to a channel by hand;
+    /// every action goes to an audit log (`curate log`). STORY is a story id or
+    /// SOURCE/ITEM-ID.
+    ///
+    /// Example: relais curate pin 42 --channel cooperation-decentralisee
+    Curate {
+        #[command(subcommand)]
+        action: curate::CurateCommand,
+    },
     /// Evaluate story matching on labelled pairs (JSON lines: {"a": {source, title,
     /// summary, url, published}, "b": {…}, "same": bool, "kind": "…"}, `same` and
     /// `kind` optional): every item goes through the real matching in a temporary store,
@@ -283,6 +295,20 @@ fn open_store(config: &Config) -> anyhow::Result<Store> {
     Ok(Store::open_with(&config.store.path, &options)?)
 }
 
+/// Loads the configuration, opens the store and runs `command` with them, writing to
+/// stdout.
+fn with_store(
+    cli: &Cli,
+    command: impl FnOnce(&Config, &Store, &mut dyn Write) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let config = load_config(cli)?;
+    let store = open_store(&config)?;
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    command(&config, &store, &mut out)?;
+    out.flush()?;
+    Ok(())
+}
+
 /// Run the command line. Errors are meant for a human: one line, naming what is wrong.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
@@ -325,6 +351,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Restore { file } => restore(&load_config(&cli)?, file),
         Command::Digest(command) => digest(load_config(&cli)?, command),
         Command::Stories { action } => stories_command(&load_config(&cli)?, action),
+        Command::Curate { action } => with_store(&cli, |c, s, out| curate::run(c, s, action, out)),
         Command::DedupEval { file, json } => crate::dedup_eval::run(file, *json),
     }
 }
@@ -470,6 +497,18 @@ fn check(cli: &Cli) -> anyhow::Result<()> {
                 .map(|s| format!(", weekly summary `{s}` in {}", a.timezone))
                 .unwrap_or_default()
         );
+    }
+    if let Some(admin) = &config.admin {
+        match admin.token {
+            Some(_) => println!(
+                "  admin:    API on /admin/api/ (token from ${}, acting as `{}`)",
+                admin.token_env, admin.label
+            ),
+            None => println!(
+                "  admin:    API off: ${} is not set (or empty)",
+                admin.token_env
+            ),
+        }
     }
     println!("  store:    {}", config.store.path.display());
     let window = config.stories.window.as_secs();
@@ -682,7 +721,9 @@ fn channel_items(
         stories.push(visit.story);
         true
     })?;
-    let explanation = crate::curate::explain(channel, &config.sources, &stories);
+    let decisions = store.curation()?;
+    let explanation =
+        crate::curate::explain_curated(channel, &config.sources, &stories, &decisions, Utc::now());
     let mut out = BufWriter::new(std::io::stdout().lock());
     match why {
         Some(asked) if !asked.is_empty() => {
@@ -709,6 +750,7 @@ fn channel_items(
                 .iter()
                 .take(limit)
                 .map(|(story, kept)| {
+                    let story = &decisions.edited((*story).clone());
                     let mut v = item_json(&story.item, Some(story));
                     if why.is_some() {
                         if let Some(map) = v.as_object_mut() {
@@ -726,7 +768,7 @@ fn channel_items(
         }
         _ => {
             for (story, kept) in explanation.kept.iter().take(limit) {
-                item_line(&mut out, &story.item)?;
+                item_line(&mut out, &decisions.edited((*story).clone()).item)?;
                 if why.is_some() {
                     writeln!(out, "{:18}{} ({kept})", "", story.id)?;
                 }

@@ -32,6 +32,8 @@ pub struct Config {
     /// The second file of `[[source]]` entries (`sources_file`, absolute), which
     /// `relais sources import` appends to; it may not exist yet.
     pub sources_file: Option<PathBuf>,
+    /// The admin API (`[admin]`); `None` when the section is absent.
+    pub admin: Option<AdminConfig>,
 }
 
 /// Source health thresholds (`[health]`), used wherever health is shown: `relais
@@ -64,6 +66,29 @@ pub struct AlertsConfig {
     pub weekly_summary: Option<crate::digest::Schedule>,
     pub timezone: chrono_tz::Tz,
     pub locale: Locale,
+}
+
+/// The admin API (`[admin]`): on only when `token_env` names a variable that is set and
+/// not empty when the configuration is loaded.
+#[derive(Clone)]
+pub struct AdminConfig {
+    /// The environment variable holding the bearer token: the secret never lives in the
+    /// file.
+    pub token_env: String,
+    /// The token, read from `token_env` at load; `None` (API off) when unset or empty.
+    pub token: Option<String>,
+    /// Who the audit log says acted through the API.
+    pub label: String,
+}
+
+impl std::fmt::Debug for AdminConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminConfig")
+            .field("token_env", &self.token_env)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("label", &self.label)
+            .finish()
+    }
 }
 
 /// How items are grouped into stories (`[stories]`).
@@ -444,6 +469,10 @@ impl Config {
                 .sources_file
                 .as_ref()
                 .map(|f| clean(&dir.join(f.get_ref()))),
+            admin: match raw.admin {
+                Some(ra) => Some(ra.validate(here)?),
+                None => None,
+            },
         })
     }
 
@@ -597,6 +626,7 @@ struct RawConfig {
     digest: Vec<RawDigest>,
     health: Option<RawHealth>,
     alerts: Option<RawAlerts>,
+    admin: Option<RawAdmin>,
 }
 
 #[derive(Deserialize)]
@@ -671,6 +701,50 @@ impl RawAlerts {
     }
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAdmin {
+    token_env: Spanned<String>,
+    label: Option<Spanned<String>>,
+}
+
+impl RawAdmin {
+    fn validate(self, at: Located<'_>) -> Result<AdminConfig, ConfigError> {
+        let name = self.token_env.get_ref();
+        if !valid_env_name(name) {
+            return Err(at.error(
+                &self.token_env,
+                "admin.token_env",
+                format!("invalid variable name `{name}`: the name of an environment variable, not the token"),
+            ));
+        }
+        let label = match &self.label {
+            Some(l) => {
+                let text = l.get_ref().trim();
+                if text.is_empty()
+                    || text.chars().count() > 64
+                    || text.chars().any(char::is_control)
+                    || text == "cli"
+                {
+                    return Err(at.error(
+                        l,
+                        "admin.label",
+                        format!("invalid label `{}`: 1 to 64 characters, not `cli` (the command line's)", l.get_ref()),
+                    ));
+                }
+                text.to_string()
+            }
+            None => "api".to_string(),
+        };
+        let token = std::env::var(name).ok().filter(|t| !t.is_empty());
+        Ok(AdminConfig {
+            token_env: self.token_env.into_inner(),
+            token,
+            label,
+        })
+    }
+}
+
 /// A time zone by IANA name; Europe/Paris when unset.
 fn timezone(
     value: Option<&Spanned<String>>,
@@ -727,6 +801,11 @@ fn recipients(
     Ok(to.into_iter().map(|t| t.trim().to_string()).collect())
 }
 
+/// An environment variable's name (what `*_env` keys hold): letters, digits, `_`.
+fn valid_env_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSmtp {
@@ -780,12 +859,7 @@ impl RawSmtp {
             },
         };
         if let Some(name) = &self.password_env {
-            let ok = !name.get_ref().is_empty()
-                && name
-                    .get_ref()
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_');
-            if !ok {
+            if !valid_env_name(name.get_ref()) {
                 return Err(at.error(
                     name,
                     "smtp.password_env",
@@ -1741,5 +1815,65 @@ empty = "note"
         assert_eq!(parse_size("MiB"), None);
         assert_eq!(parse_size("99999999999999999999GiB"), None);
         assert_eq!(parse_size("10 parsecs"), None);
+    }
+
+    #[test]
+    fn admin_table() {
+        // Each test variable is this test's own, so parallel tests cannot disturb it.
+        std::env::set_var("RELAIS_TEST_ADMIN_SET", "s3cret-token");
+        std::env::set_var("RELAIS_TEST_ADMIN_EMPTY", "");
+        let admin = |section: &str| {
+            Config::parse(section, Path::new("/etc/relais/relais.toml"))
+                .map(|c| c.admin.map(|a| (a.token, a.label)))
+        };
+        assert_eq!(admin("").unwrap(), None);
+        assert_eq!(
+            admin("[admin]\ntoken_env = \"RELAIS_TEST_ADMIN_SET\"\n").unwrap(),
+            Some((Some("s3cret-token".to_string()), "api".to_string()))
+        );
+        assert_eq!(
+            admin("[admin]\ntoken_env = \"RELAIS_TEST_ADMIN_SET\"\nlabel = \"équipe veille\"\n")
+                .unwrap(),
+            Some((
+                Some("s3cret-token".to_string()),
+                "équipe veille".to_string()
+            ))
+        );
+        for off in ["RELAIS_TEST_ADMIN_EMPTY", "RELAIS_TEST_ADMIN_NEVER_SET"] {
+            let text = format!("[admin]\ntoken_env = \"{off}\"\n");
+            assert_eq!(
+                admin(&text).unwrap(),
+                Some((None, "api".to_string())),
+                "{off}"
+            );
+        }
+        let errors = [
+            (
+                "[admin]\ntoken_env = \"s3cret token!\"\n",
+                "2:13: admin.token_env: invalid variable name",
+            ),
+            (
+                "[admin]\ntoken_env = \"X\"\nlabel = \"cli\"\n",
+                "3:9: admin.label: invalid label",
+            ),
+            (
+                "[admin]\ntoken_env = \"X\"\ntoken = \"inline\"\n",
+                "admin.token",
+            ),
+            ("[admin]\nlabel = \"x\"\n", "token_env"),
+        ];
+        for (text, want) in errors {
+            let got = error_of(text);
+            assert!(got.contains(want), "{text:?}: {got}");
+        }
+        let config = Config::parse(
+            "[admin]\ntoken_env = \"RELAIS_TEST_ADMIN_SET\"\n",
+            Path::new("/etc/relais/relais.toml"),
+        );
+        let debug = format!("{config:?}");
+        assert!(
+            !debug.contains("s3cret"),
+            "the token never shows in Debug: {debug}"
+        );
     }
 }

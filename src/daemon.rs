@@ -331,8 +331,12 @@ impl Prepared {
 
     /// Start every task of this configuration and make the server answer with it.
     /// Sources in `keep` keep their poll schedule (see [`poll::run`]).
-    fn start(self, life: &Lifelong, keep: &HashSet<String>) -> Generation {
+    fn start(mut self, life: &Lifelong, keep: &HashSet<String>) -> Generation {
         let config = Arc::clone(&self.state.config);
+        // A poll that stored something, or a curation through the admin API, nudges the
+        // WebSub pinger.
+        let (nudge, nudged) = tokio::sync::mpsc::unbounded_channel::<()>();
+        self.state.changed = Some(nudge.clone());
         let current = self.current();
         let (stop, stopped) = watch::channel(false);
         let mut tasks = Vec::new();
@@ -342,7 +346,6 @@ impl Prepared {
         // alert checker (a pending wake-up is as good as two) and, when a poll stored
         // something, the WebSub pinger.
         let (alert_nudge, alert_nudged) = tokio::sync::mpsc::channel::<()>(1);
-        let (nudge, nudged) = tokio::sync::mpsc::unbounded_channel::<()>();
         if let Some(pinger) = self.pinger {
             abort.push(tokio::spawn(pinger.run(nudged)));
         }

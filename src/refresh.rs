@@ -304,7 +304,11 @@ async fn parse_and_normalise(
             now,
         };
         let items = normalise::normalise(&feed, &cx);
-        Ok((feed.title, feed.link, items))
+        Ok((
+            normalise::feed_title(&feed),
+            normalise::feed_link(&feed),
+            items,
+        ))
     })
     .await
     .map_err(|e| format!("parser task failed: {e}"))?

@@ -2,6 +2,9 @@
 //! listener and a shutdown future, so tests start it on port 0 and stop it at will.
 //! Every document comes from [`Publisher`], which renders and caches; this module only
 //! speaks HTTP: content negotiation, conditional requests, caching and security headers.
+//! The admin API lives in `admin` (mounted only when enabled).
+
+mod admin;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -31,6 +34,8 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// When source health was last checked for alerts (Unix seconds, 0 = never).
     pub alerts_check: Arc<std::sync::atomic::AtomicI64>,
+    /// Told when the admin API changed what channels show (the WebSub pinger listens).
+    pub changed: Option<tokio::sync::mpsc::UnboundedSender<()>>,
 }
 
 impl AppState {
@@ -42,17 +47,23 @@ impl AppState {
             digest_tick: Arc::new(std::sync::atomic::AtomicI64::new(0)),
             metrics: Arc::new(crate::metrics::Metrics::new(chrono::Utc::now())),
             alerts_check: Arc::new(std::sync::atomic::AtomicI64::new(0)),
+            changed: None,
         }
     }
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let admin = admin::routes(&state);
+    let public = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/", get(document))
         .route("/{*path}", get(document))
-        .with_state(state)
+        .with_state(state);
+    match admin {
+        Some(admin) => public.merge(admin),
+        None => public,
+    }
 }
 
 /// The application the daemon's server answers with, replaceable while it serves (a

@@ -143,13 +143,20 @@ title = "Tout"
         Some(tx),
     ));
     // Each of the four polled sources once (the next polls are an hour or more away).
-    tokio::time::timeout(Duration::from_secs(30), async {
+    let polled = tokio::time::timeout(Duration::from_secs(30), async {
         for _ in 0..4 {
-            reports.recv().await.expect("a poll report");
+            if reports.recv().await.is_none() {
+                return false;
+            }
         }
+        true
     })
     .await
     .expect("four polls");
+    if !polled {
+        // The daemon ended early: say why rather than "no report".
+        panic!("the daemon stopped before four polls: {:?}", daemon.await);
+    }
 
     let m = scrape(addr).await;
     let fetches = |outcome, status| {

@@ -21,6 +21,8 @@
 //! | `digest_ledger`   | `P(d) period`       | a digest's sending state per period      |
 //! | `digest_archive`  | `P(d) period`       | the issues that went out                 |
 //! | `alert_ledger`    | incident / summary  | operator alerts sent (see `alerts`)      |
+//! | `curation`        | story id            | operators' decisions (see `curation`)    |
+//! | `curation_log`    | sequence            | the audit log of curation actions        |
 //!
 //! Values are one version byte then JSON (see `records`): readable by anyone, forward
 //! tolerant (unknown fields ignored). The store's [`SCHEMA_VERSION`] is written in `meta`
@@ -49,6 +51,7 @@
 
 mod alerts;
 mod backup;
+mod curation;
 mod digests;
 mod keys;
 mod records;
@@ -67,6 +70,7 @@ use crate::model::{Item, SourceState};
 
 pub use alerts::{Incident, IncidentKind, Notice, NoticeState, Summary};
 pub use backup::{BackupStats, RestoreStats};
+pub use curation::AuditEntry;
 pub use digests::{ArchivedIssue, LedgerEntry, LedgerState, LedgerStep};
 use keys::{id_key, num_bytes, num_from_tail, source_prefix, source_time_key, time_key};
 use records::{decode_item, ItemRecord, TombstoneRecord};
@@ -129,6 +133,10 @@ pub enum StoreError {
     UnknownItem { feed: String, id: String },
     #[error("{0}")]
     Override(String),
+    #[error("no stored story has the id `{reference}` (a story id, or SOURCE/ITEM-ID; see `relais items --json`)")]
+    UnknownStory { reference: String },
+    #[error(transparent)]
+    Curation(#[from] crate::curate::ActionError),
     #[error("store: {0}")]
     Other(String),
 }
@@ -187,6 +195,8 @@ pub struct VerifyReport {
     pub stories: u64,
     pub sources: u64,
     pub tombstones: u64,
+    /// Stories with operators' decisions.
+    pub curated: u64,
 }
 
 /// The sled trees, opened once.
@@ -209,6 +219,9 @@ struct Trees {
     overrides: sled::Tree,
     /// Operator alerts' ledger (see `alerts`).
     alerts: sled::Tree,
+    /// Operators' decisions and their audit log (see `curation`).
+    curation: sled::Tree,
+    curation_log: sled::Tree,
 }
 
 impl Trees {
@@ -229,6 +242,8 @@ impl Trees {
             story_index: db.open_tree("story_index")?,
             overrides: db.open_tree("story_overrides")?,
             alerts: db.open_tree("alert_ledger")?,
+            curation: db.open_tree("curation")?,
+            curation_log: db.open_tree("curation_log")?,
         })
     }
 
@@ -248,6 +263,8 @@ impl Trees {
             &self.item_story,
             &self.story_index,
             &self.overrides,
+            &self.curation,
+            &self.curation_log,
         ]
         .iter()
         .all(|t| t.is_empty())
@@ -800,12 +817,22 @@ impl Store {
     }
 
     /// Retention: removes every item published before `older_than` from all indexes and
-    /// leaves a tombstone for each, so the next poll does not bring it back. Returns how
-    /// many were pruned. Runs in transactions of a few hundred items, flushed at the end;
+    /// leaves a tombstone for each, so the next poll does not bring it back; the items of
+    /// a story pinned somewhere (pin not expired) are kept. Returns how many were pruned. Runs in transactions of a few hundred items, flushed at the end;
     /// a crash in between leaves whole chunks pruned or not, never half an item.
     pub fn prune(&self, older_than: DateTime<Utc>) -> Result<usize, StoreError> {
+        self.prune_at(older_than, Utc::now())
+    }
+
+    /// [`Store::prune`] as of `now`: tombstones say they were written then, and pins
+    /// are judged then.
+    pub fn prune_at(
+        &self,
+        older_than: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
         let _guard = self.lock_ingest();
-        let now = Utc::now();
+        let exempt = self.pinned_items(now)?;
         let upper = keys::time_bytes(older_than);
         let mut candidates = Vec::new();
         for entry in self.t.by_time.range(..upper.to_vec()) {
@@ -867,7 +894,7 @@ impl Store {
                                 abort(corrupt(&path, "item", &format!("#{num}"), &m))
                             })?;
                             // Re-checked: an update may have moved it since the scan.
-                            if record.item.published >= older_than || retention_exempt(&record) {
+                            if record.item.published >= older_than || exempt.contains(&num) {
                                 continue;
                             }
                             let what = format!("#{num}");
@@ -1020,6 +1047,7 @@ impl Store {
             return Err(self.corrupt("counts", "a source with items has no count"));
         }
         report.sources = self.source_states()?.len() as u64;
+        report.curated = self.verify_curation()?;
         for entry in self.t.tombstones.iter() {
             let (_, v) = entry.map_err(|e| self.storage(e))?;
             records::decode::<TombstoneRecord>(&v).map_err(|m| self.corrupt("tombstone", &m))?;
@@ -1164,12 +1192,6 @@ impl PollTx<'_> {
             .insert(id_key(ctx.prefix, &incoming.id), &num_bytes(num)[..])?;
         Ok(num)
     }
-}
-
-/// Hook for retention: items for which this is true are never pruned. Nothing is exempt
-/// yet; pinned items (curation) will be.
-fn retention_exempt(_record: &ItemRecord) -> bool {
-    false
 }
 
 /// Maps sled's lock failure to [`StoreError::Locked`]. sled 0.34 reports it only as an

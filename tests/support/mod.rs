@@ -7,6 +7,7 @@
 //! Each test binary uses a different part of it, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod html;
 pub mod prom;
 pub mod smtp;
 
@@ -58,6 +59,8 @@ impl Request {
 enum Step {
     Write(Vec<u8>),
     Pause(Duration),
+    /// The same bytes written `times` times: a huge body the server never holds.
+    Repeat(Vec<u8>, u64),
 }
 
 /// What the server sends back: a well-formed response built with the methods below, or
@@ -119,6 +122,15 @@ impl Reply {
         self.raw
             .get_or_insert_with(Vec::new)
             .push(Step::Write(bytes.into()));
+        self
+    }
+
+    /// Append `chunk` written `times` times to a [`Reply::script`]: a body of any size
+    /// (a gigabyte, or practically endless) streamed without being allocated.
+    pub fn repeat(mut self, chunk: impl Into<Vec<u8>>, times: u64) -> Reply {
+        self.raw
+            .get_or_insert_with(Vec::new)
+            .push(Step::Repeat(chunk.into(), times));
         self
     }
 
@@ -351,7 +363,9 @@ async fn serve(mut stream: TcpStream, server: SocketAddr, routes: Routes, shared
         None => Reply::status(404).body("not found"),
     };
     let steps = reply.steps();
-    let last_write = steps.iter().rposition(|s| matches!(s, Step::Write(_)));
+    let last_write = steps
+        .iter()
+        .rposition(|s| matches!(s, Step::Write(_) | Step::Repeat(..)));
     let mut counted = true;
     for (index, step) in steps.into_iter().enumerate() {
         // Leave the count before the last byte can reach the client: once the client has
@@ -362,6 +376,16 @@ async fn serve(mut stream: TcpStream, server: SocketAddr, routes: Routes, shared
         }
         let written = match step {
             Step::Write(bytes) => stream.write_all(&bytes).await.and(stream.flush().await),
+            Step::Repeat(chunk, times) => {
+                let mut written = Ok(());
+                for _ in 0..times {
+                    written = stream.write_all(&chunk).await;
+                    if written.is_err() {
+                        break;
+                    }
+                }
+                written
+            }
             Step::Pause(pause) => {
                 tokio::time::sleep(pause).await;
                 Ok(())
