@@ -13,6 +13,8 @@ use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::json;
 
+mod import;
+
 use crate::config::{Config, Location};
 use crate::digest::Digester;
 use crate::fetch::Fetcher;
@@ -62,7 +64,9 @@ pub enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the daemon: poll sources, serve HTTP; stops cleanly on SIGINT/SIGTERM.
+    /// Run the daemon: poll sources, serve HTTP; stops cleanly on SIGINT/SIGTERM and
+    /// re-reads its configuration on SIGHUP (a file that does not validate is refused and
+    /// the running configuration kept).
     ///
     /// Example: relais --config config/demo.toml run
     Run,
@@ -81,9 +85,14 @@ pub enum Command {
     /// List sources with their health (last success, last error, failures, next poll).
     ///
     /// Example: relais sources --json
+    ///
+    /// Example: relais sources import partenaires.opml --dry-run
+    #[command(args_conflicts_with_subcommands = true)]
     Sources {
         #[arg(long)]
         json: bool,
+        #[command(subcommand)]
+        action: Option<SourcesCommand>,
     },
     /// List stored items, newest first.
     ///
@@ -225,6 +234,27 @@ pub enum DigestCommand {
     },
 }
 
+/// `relais sources …`
+#[derive(Debug, Subcommand)]
+pub enum SourcesCommand {
+    /// Add the feeds of an OPML list to the configuration's sources_file.
+    ///
+    /// Each feed of the list (a feed reader's export, or /sources.opml) becomes a
+    /// [[source]] entry: id from its title, OPML categories as tags. Feeds already
+    /// configured are skipped, each on its own line; the file is appended to (comments
+    /// kept) and only written if the whole configuration stays valid. Then reload the
+    /// daemon (systemctl reload relais) to poll them.
+    ///
+    /// Example: relais sources import partenaires.opml --dry-run
+    Import {
+        /// The OPML file.
+        file: PathBuf,
+        /// Say what would be added; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
 /// `relais stories …`
 #[derive(Debug, Subcommand)]
 pub enum StoriesCommand {
@@ -323,6 +353,16 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check => check(&cli),
         Command::Parse { file, url, json } => parse_file(file, url.as_ref(), *json),
         Command::DedupEval { file, json } => crate::dedup_eval::run(file, *json),
+        // The sources file, not the store: no daemon involved (reload it afterwards).
+        Command::Sources {
+            action: Some(SourcesCommand::Import { file, dry_run }),
+            ..
+        } => import::import(
+            &load_config(&cli)?,
+            file,
+            *dry_run,
+            &mut std::io::stdout().lock(),
+        ),
         command => with_store(&cli, command),
     }
 }
@@ -413,7 +453,7 @@ pub fn writable(command: &Command) -> Option<&Path> {
 pub fn execute(ctx: &Ctx, command: &Command, io: &mut dyn Output) -> anyhow::Result<()> {
     match command {
         Command::Fetch { sources } => fetch(ctx, sources, io),
-        Command::Sources { json } => sources(ctx, *json, io.out()),
+        Command::Sources { json, action: None } => sources(ctx, *json, io.out()),
         Command::Items {
             source,
             channel: Some(channel),
@@ -441,7 +481,13 @@ pub fn execute(ctx: &Ctx, command: &Command, io: &mut dyn Output) -> anyhow::Res
         Command::Digest(command) => digest(ctx, command, io),
         Command::Stories { action } => stories_command(ctx, action, io.out()),
         Command::Curate { action } => curate::run(&ctx.config, &ctx.store, action, io.out()),
-        Command::Run | Command::Check | Command::Parse { .. } | Command::DedupEval { .. } => {
+        Command::Run
+        | Command::Check
+        | Command::Parse { .. }
+        | Command::DedupEval { .. }
+        | Command::Sources {
+            action: Some(_), ..
+        } => {
             bail!("this command does not use the store: run it without the daemon")
         }
     }
@@ -471,10 +517,55 @@ fn run_daemon(config: Config) -> anyhow::Result<()> {
         let address = listener.local_addr()?;
         // The one line a newcomer needs, on stdout whatever the log settings.
         println!("relais: serving on http://{address}/ (Ctrl-C to stop)");
-        crate::daemon::run(config, listener, shutdown_signal()).await?;
+        let (reloader, requests) = crate::reload::channel();
+        let options = crate::daemon::Options {
+            reload: Some(requests),
+            notify: crate::notify::Notifier::from_env(),
+            ..crate::daemon::Options::default()
+        };
+        let hangups = tokio::spawn(reload_on_hangup(reloader, hangup_signal()));
+        let result = crate::daemon::run_with(config, listener, shutdown_signal(), options).await;
+        hangups.abort();
+        result?;
         Ok(())
     })
 }
+
+/// SIGHUP's stream, installed before the daemon starts: from then on a SIGHUP no longer
+/// has its default effect (ending the process), even before the daemon is ready.
+#[cfg(unix)]
+fn hangup_signal() -> Option<tokio::signal::unix::Signal> {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::hangup()) {
+        Ok(hangups) => Some(hangups),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGHUP: reload needs a restart");
+            None
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn hangup_signal() -> Option<()> {
+    None
+}
+
+/// Each SIGHUP asks the daemon to re-read its configuration file (`systemctl reload`).
+#[cfg(unix)]
+async fn reload_on_hangup(
+    reloader: crate::reload::Reloader,
+    hangups: Option<tokio::signal::unix::Signal>,
+) {
+    let Some(mut hangups) = hangups else { return };
+    while hangups.recv().await.is_some() {
+        if reloader.request().is_err() {
+            return;
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn reload_on_hangup(_reloader: crate::reload::Reloader, _hangups: Option<()>) {}
 
 /// Completes on SIGINT or SIGTERM.
 async fn shutdown_signal() {
@@ -884,18 +975,23 @@ fn export(ctx: &Ctx, dir: &Path, io: &mut dyn Output) -> anyhow::Result<()> {
 /// memory on a mistaken argument.
 const PARSE_MAX: u64 = 256 * 1024 * 1024;
 
-fn parse_file(file: &Path, url: Option<&url::Url>, json: bool) -> anyhow::Result<()> {
+/// The bytes of `file`, refused beyond `max` bytes (before reading) so a mistaken
+/// argument cannot exhaust memory; errors name the file.
+fn read_capped(file: &Path, max: u64) -> anyhow::Result<Vec<u8>> {
     let size = std::fs::metadata(file)
         .with_context(|| format!("{}: cannot read", file.display()))?
         .len();
-    if size > PARSE_MAX {
+    if size > max {
         bail!(
-            "{}: {} bytes is more than relais parses ({PARSE_MAX})",
-            file.display(),
-            size
+            "{}: {size} bytes is more than relais reads here ({max})",
+            file.display()
         );
     }
-    let bytes = std::fs::read(file).with_context(|| format!("{}: cannot read", file.display()))?;
+    std::fs::read(file).with_context(|| format!("{}: cannot read", file.display()))
+}
+
+fn parse_file(file: &Path, url: Option<&url::Url>, json: bool) -> anyhow::Result<()> {
+    let bytes = read_capped(file, PARSE_MAX)?;
     let feed =
         parse::parse(&bytes, None).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let cx = Context {

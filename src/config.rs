@@ -29,6 +29,9 @@ pub struct Config {
     pub health: HealthConfig,
     /// Who hears of failing and silent sources (`[alerts]`); none when absent.
     pub alerts: Option<AlertsConfig>,
+    /// The second file of `[[source]]` entries (`sources_file`, absolute), which
+    /// `relais sources import` appends to; it may not exist yet.
+    pub sources_file: Option<PathBuf>,
     /// The admin API (`[admin]`); `None` when the section is absent.
     pub admin: Option<AdminConfig>,
 }
@@ -321,6 +324,17 @@ impl Config {
 
     /// Validate `text` as if read from `path` (paths inside resolve against its folder).
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        Config::parse_with(text, path, None)
+    }
+
+    /// Read and validate the file at `path` as if its sources file held `sources`: a
+    /// change to the sources file is checked before it is written.
+    pub fn load_with_sources(path: &Path, sources: &str) -> Result<Config, ConfigError> {
+        let text = read(path)?;
+        Config::parse_with(&text, path, Some(sources))
+    }
+
+    fn parse_with(text: &str, path: &Path, sources: Option<&str>) -> Result<Config, ConfigError> {
         let raw: RawConfig = from_toml(text, path)?;
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let here = Located { text, path };
@@ -338,8 +352,11 @@ impl Config {
         if let Some(file) = &raw.sources_file {
             sources_path = dir.join(file.get_ref());
             // An absent sources file is an empty one: `relais sources import` creates it.
-            if sources_path.exists() {
-                sources_text = read(&sources_path)?;
+            if sources.is_some() || sources_path.exists() {
+                sources_text = match sources {
+                    Some(text) => text.to_string(),
+                    None => read(&sources_path)?,
+                };
                 let extra: RawSourcesFile = from_toml(&sources_text, &sources_path)?;
                 let there = Located {
                     text: &sources_text,
@@ -448,6 +465,10 @@ impl Config {
             alerts,
             smtp,
             digests,
+            sources_file: raw
+                .sources_file
+                .as_ref()
+                .map(|f| clean(&dir.join(f.get_ref()))),
             admin: match raw.admin {
                 Some(ra) => Some(ra.validate(here)?),
                 None => None,

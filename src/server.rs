@@ -66,6 +66,45 @@ pub fn router(state: AppState) -> Router {
     }
 }
 
+/// The application the daemon's server answers with, replaceable while it serves (a
+/// configuration reload): each request is answered by the state current when it arrives,
+/// and a request under way finishes with the state it started with.
+#[derive(Clone)]
+pub struct LiveApp(Arc<tokio::sync::watch::Sender<Router>>);
+
+impl LiveApp {
+    pub fn new(state: AppState) -> LiveApp {
+        LiveApp(Arc::new(tokio::sync::watch::Sender::new(router(state))))
+    }
+
+    /// From the next request on, answer with `state`.
+    pub fn replace(&self, state: AppState) {
+        let _previous = self.0.send_replace(router(state));
+    }
+}
+
+/// Serve `app` until `shutdown` completes, then finish the requests under way. The
+/// listener stays bound across [`LiveApp::replace`]: no connection is refused or reset.
+pub async fn serve_live(
+    listener: TcpListener,
+    app: LiveApp,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use tower::ServiceExt as _;
+    let outer = Router::new().fallback(move |request: axum::extract::Request| {
+        let current = app.0.borrow().clone();
+        async move {
+            match current.oneshot(request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            }
+        }
+    });
+    axum::serve(listener, outer)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
 /// Serve until `shutdown` completes, then finish the requests under way.
 pub async fn serve(
     listener: TcpListener,

@@ -77,6 +77,7 @@ fn text(bytes: &[u8]) -> String {
 
 struct Daemon {
     stop: oneshot::Sender<()>,
+    reloader: relais::reload::Reloader,
     task: tokio::task::JoinHandle<Result<(), relais::daemon::DaemonError>>,
     reports: mpsc::UnboundedReceiver<Report>,
 }
@@ -87,17 +88,24 @@ async fn start_daemon(config: &Path) -> Daemon {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
     let (tx, reports) = mpsc::unbounded_channel();
-    let task = tokio::spawn(relais::daemon::run_with_reports(
+    let (reloader, requests) = relais::reload::channel();
+    let options = relais::daemon::Options {
+        reports: Some(tx),
+        reload: Some(requests),
+        ..Default::default()
+    };
+    let task = tokio::spawn(relais::daemon::run_with(
         config,
         listener,
         async {
             let _ = stopped.await;
         },
-        Some(tx),
+        options,
     ));
     wait_until(|| std::os::unix::net::UnixStream::connect(&socket).is_ok()).await;
     Daemon {
         stop,
+        reloader,
         task,
         reports,
     }
@@ -338,6 +346,45 @@ async fn a_stale_socket_is_ignored_and_replaced() {
     let items = relais(&config, dir.path(), &["items", "--limit", "1"]).await;
     assert!(items.status.success(), "{}", text(&items.stderr));
     assert_eq!(text(&items.stdout).lines().count(), 2);
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn commands_use_the_configuration_the_daemon_reloaded() {
+    let server = fixture().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &server);
+    let daemon = start_daemon(&config).await;
+
+    std::fs::write(
+        dir.path().join("more.rss"),
+        RSS.replace("partenaire", "more"),
+    )
+    .unwrap();
+    let mut text_config = std::fs::read_to_string(&config).unwrap();
+    text_config.push_str("[[source]]\nid = \"more\"\nurl = \"more.rss\"\n");
+    std::fs::write(&config, text_config).unwrap();
+
+    // Edited but not reloaded: the daemon's configuration is the one in force.
+    let before = relais(&config, dir.path(), &["fetch", "--source", "more"]).await;
+    assert_eq!(before.status.code(), Some(1));
+    assert!(
+        text(&before.stderr).starts_with("relais: no source has the id `more`"),
+        "{}",
+        text(&before.stderr)
+    );
+
+    daemon.reloader.reload().await.unwrap();
+    let after = relais(&config, dir.path(), &["fetch", "--source", "more"]).await;
+    assert!(after.status.success(), "{}", text(&after.stderr));
+    assert!(
+        text(&after.stdout).starts_with("more "),
+        "{}",
+        text(&after.stdout)
+    );
+    let sources = relais(&config, dir.path(), &["sources", "--json"]).await;
+    let doc: serde_json::Value = serde_json::from_slice(&sources.stdout).unwrap();
+    assert_eq!(doc["sources"].as_array().map(Vec::len), Some(3), "{doc}");
     daemon.stop().await;
 }
 

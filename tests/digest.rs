@@ -906,7 +906,16 @@ async fn the_daemon_sends_at_start_and_publishes_the_archive() {
         .map(|(_, v)| v.clone())
         .unwrap();
     assert!(DateTime::parse_from_rfc3339(&tick).is_ok(), "{tick}");
-    let (status, headers, body) = get(addr, "/digests/hebdo/").await;
+    // The SMTP server has the message a moment before the ledger records it as sent: the
+    // archive lists the issue once it does.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let (status, headers, body) = loop {
+        let (status, headers, body) = get(addr, "/digests/hebdo/").await;
+        if body.contains("/digests/hebdo/20") || tokio::time::Instant::now() > deadline {
+            break (status, headers, body);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
     assert!(status.contains("200"), "{status}");
     assert!(body.contains("/digests/hebdo/20"), "{body}");
     assert!(headers

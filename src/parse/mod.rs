@@ -61,6 +61,21 @@ pub fn parse(bytes: &[u8], content_type: Option<&str>) -> Result<RawFeed, ParseE
     }
 }
 
+/// Decode and repair an XML document that is not a feed (an OPML list) the way feeds are:
+/// encoding sniffed, HTML entities and bare `&` repaired, DOCTYPE removed, nesting
+/// bounded, an HTML page refused. Returns UTF-8 text for a strict XML parser.
+pub fn repair_xml(bytes: &[u8]) -> Result<String, ParseError> {
+    let decoded = decode::decode(bytes, None);
+    if decoded.text.trim().is_empty() {
+        return Err(ParseError::Empty);
+    }
+    let repaired = repair::repair(&decoded.text).map_err(|refusal| match refusal {
+        repair::Refusal::TooDeep => ParseError::TooDeep(MAX_DEPTH),
+        repair::Refusal::Html(what) => ParseError::NotAFeed(format!("an html page ({what})")),
+    })?;
+    Ok(repaired.text.into_owned())
+}
+
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     let text = payload
         .downcast_ref::<&str>()
