@@ -96,18 +96,9 @@ pub fn socket_path(store: &Path) -> PathBuf {
 // The daemon's side.
 
 /// What each request runs against, asked afresh for every request so that a reloaded
-/// configuration (and the refresher and digester built from it) applies at once.
+/// configuration (and the refresher and digester built from it) applies at once: the
+/// daemon reads it from its watch of the parts in force (`daemon::Current::ctx`).
 pub type Current = Arc<dyn Fn() -> Ctx + Send + Sync>;
-
-/// A [`Current`] that always gives the same parts (a daemon without reload).
-pub fn fixed(ctx: Ctx) -> Current {
-    Arc::new(move || ctx.clone())
-}
-
-/// A [`Current`] that follows a reloading daemon: each request gets the parts last sent.
-pub fn following(current: watch::Receiver<Ctx>) -> Current {
-    Arc::new(move || current.borrow().clone())
-}
 
 /// Listen on the control socket of the store at `store` until `stopped` turns true, then
 /// remove the socket and give requests under way [`GRACE`] to finish. The caller must
