@@ -16,18 +16,33 @@ use serde_json::json;
 mod import;
 
 use crate::config::{Config, Location};
+use crate::digest::Digester;
 use crate::fetch::Fetcher;
 use crate::model::{Item, Story};
 use crate::normalise::{self, Context};
 use crate::parse;
 use crate::publish::Publisher;
 use crate::refresh::{Outcome, Refresher};
-use crate::store::{ItemQuery, Store, StoreOptions};
+use crate::store::{ItemQuery, Store, StoreError, StoreOptions};
+
+#[cfg(test)]
+mod help_tests;
+mod output;
+pub use output::{Output, PartialFile, Terminal};
 
 /// relais — polls a network's partner feeds, keeps every item, republishes curated
 /// channels.
 #[derive(Debug, Parser)]
-#[command(name = "relais", version, about, long_about = None)]
+#[command(
+    name = "relais",
+    version,
+    about,
+    long_about = None,
+    after_help = "Example: relais --config config/demo.toml run\n\n\
+        Every command has --help with an example. While `relais run` holds the store, \
+        store commands (items, sources, fetch, stories, curate, digest, backup, export) go through \
+        it, over the socket beside the store (data/relais.db → data/relais.sock)."
+)]
 pub struct Cli {
     /// Configuration file [default: $RELAIS_CONFIG, then ./config/relais.toml]
     #[arg(long, global = true, env = "RELAIS_CONFIG")]
@@ -135,6 +150,8 @@ pub enum Command {
     /// Example: relais restore relais-2026-11-25.jsonl
     Restore { file: PathBuf },
     /// Digests: preview an issue, send one now, or show the ledger.
+    ///
+    /// Example: relais digest status hebdo
     #[command(subcommand)]
     Digest(DigestCommand),
     /// Stories: one per announcement, whichever partners published it. Show why items
@@ -287,26 +304,46 @@ fn load_config(cli: &Cli) -> anyhow::Result<Config> {
     Ok(Config::load(&config_path(cli))?)
 }
 
-fn open_store(config: &Config) -> anyhow::Result<Store> {
+fn open_store(config: &Config) -> Result<Store, StoreError> {
     let options = StoreOptions {
         story_window: config.stories.window,
         ..StoreOptions::default()
     };
-    Ok(Store::open_with(&config.store.path, &options)?)
+    Store::open_with(&config.store.path, &options)
 }
 
-/// Loads the configuration, opens the store and runs `command` with them, writing to
-/// stdout.
-fn with_store(
-    cli: &Cli,
-    command: impl FnOnce(&Config, &Store, &mut dyn Write) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
-    let config = load_config(cli)?;
-    let store = open_store(&config)?;
-    let mut out = BufWriter::new(std::io::stdout().lock());
-    command(&config, &store, &mut out)?;
-    out.flush()?;
-    Ok(())
+/// What a store command runs against: the configuration and the open store — the
+/// daemon's own, with its refresher and digester (their limits and locks), when the
+/// command comes through the control socket.
+#[derive(Clone)]
+pub struct Ctx {
+    pub config: Arc<Config>,
+    pub store: Arc<Store>,
+    /// The daemon's refresher; a one-shot command builds its own.
+    pub refresher: Option<Arc<Refresher>>,
+    /// The daemon's digester (its lock serialises sends with the ticker's).
+    pub digester: Option<Arc<Digester>>,
+}
+
+impl Ctx {
+    /// A one-shot command's context: its own store, no daemon parts.
+    pub fn local(config: Config, store: Store) -> Ctx {
+        Ctx {
+            config: Arc::new(config),
+            store: Arc::new(store),
+            refresher: None,
+            digester: None,
+        }
+    }
+
+    fn digester(&self) -> Arc<Digester> {
+        self.digester.clone().unwrap_or_else(|| {
+            Arc::new(Digester::new(
+                Arc::clone(&self.config),
+                Arc::clone(&self.store),
+            ))
+        })
+    }
 }
 
 /// Run the command line. Errors are meant for a human: one line, naming what is wrong.
@@ -314,7 +351,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Run => run_daemon(load_config(&cli)?),
         Command::Check => check(&cli),
-        Command::Fetch { sources } => fetch(load_config(&cli)?, sources),
+        Command::Parse { file, url, json } => parse_file(file, url.as_ref(), *json),
+        Command::DedupEval { file, json } => crate::dedup_eval::run(file, *json),
+        // The sources file, not the store: no daemon involved (reload it afterwards).
         Command::Sources {
             action: Some(SourcesCommand::Import { file, dry_run }),
             ..
@@ -324,7 +363,97 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             *dry_run,
             &mut std::io::stdout().lock(),
         ),
-        Command::Sources { json, .. } => sources(&load_config(&cli)?, *json),
+        command => with_store(&cli, command),
+    }
+}
+
+/// A store command: through the daemon when one answers on the store's control socket
+/// (it holds the store), else on the store opened here.
+fn with_store(cli: &Cli, command: &Command) -> anyhow::Result<()> {
+    let config = load_config(cli)?;
+    let socket = crate::control::socket_path(&config.store.path);
+    let mut terminal = Terminal::new();
+    let restoring = matches!(command, Command::Restore { .. });
+    let through_daemon = |terminal: &mut Terminal| -> anyhow::Result<Option<anyhow::Result<()>>> {
+        if restoring {
+            if crate::control::answers(&socket) {
+                bail!(
+                    "stop the daemon first: restore loads a backup into an empty store, and the \
+                     running daemon holds {} (it answers on {})",
+                    config.store.path.display(),
+                    socket.display()
+                );
+            }
+            return Ok(None);
+        }
+        if !socket.exists() {
+            return Ok(None);
+        }
+        let Some(argv) = std::env::args_os()
+            .skip(1)
+            .map(|a| a.into_string().ok())
+            .collect::<Option<Vec<String>>>()
+        else {
+            bail!(
+                "the command line is not UTF-8, so it cannot go through the daemon on {}",
+                socket.display()
+            );
+        };
+        crate::control::forward(&socket, argv, command, terminal)
+    };
+    if let Some(done) = through_daemon(&mut terminal)? {
+        return done;
+    }
+    let store = match open_store(&config) {
+        Ok(store) => store,
+        Err(StoreError::Locked { .. }) => {
+            // A daemon that is starting holds the store a moment before it answers.
+            if let Some(done) = through_daemon(&mut terminal)? {
+                return done;
+            }
+            let holder = crate::store::lock_holder(&config.store.path)
+                .map(|pid| format!(" (pid {pid})"))
+                .unwrap_or_default();
+            bail!(
+                "the store {} is in use by another process{holder} and no relais daemon answers on {}",
+                config.store.path.display(),
+                socket.display()
+            );
+        }
+        Err(e) => return Err(e.into()),
+    };
+    execute(&Ctx::local(config, store), command, &mut terminal)
+}
+
+/// Parse a command line forwarded through the control socket (without the program
+/// name); the error is clap's first line.
+pub fn parse_args(argv: &[String]) -> Result<Command, String> {
+    let args = std::iter::once("relais").chain(argv.iter().map(String::as_str));
+    Cli::try_parse_from(args)
+        .map(|cli| cli.command)
+        .map_err(|e| {
+            let text = e.to_string();
+            let line = text.lines().next().unwrap_or_default();
+            line.trim_start_matches("error: ").to_string()
+        })
+}
+
+/// The file or folder a command writes, if any: a daemon running it for a client may
+/// have the client write there and nowhere else.
+pub fn writable(command: &Command) -> Option<&Path> {
+    match command {
+        Command::Backup { out } | Command::Export { out } => Some(out),
+        Command::Digest(DigestCommand::Preview { out: Some(out), .. }) => Some(out),
+        _ => None,
+    }
+}
+
+/// Run a store command against `ctx`, writing to `io`. The daemon calls this for its
+/// control-socket clients, so output is the same whichever process runs it.
+pub fn execute(ctx: &Ctx, command: &Command, io: &mut dyn Output) -> anyhow::Result<()> {
+    match command {
+        Command::Fetch { sources } => fetch(ctx, sources, io),
+        Command::Sources { json, action: None } => sources(ctx, *json, io.out()),
         Command::Items {
             source,
             channel: Some(channel),
@@ -332,27 +461,44 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             limit,
             json,
         } => channel_items(
-            &load_config(&cli)?,
+            ctx,
             channel,
             source.as_deref(),
             why.as_deref(),
             *limit,
             *json,
+            io.out(),
         ),
         Command::Items {
             source,
             limit,
             json,
             ..
-        } => items(&load_config(&cli)?, source.as_deref(), *limit, *json),
-        Command::Export { out } => export(&load_config(&cli)?, out),
-        Command::Parse { file, url, json } => parse_file(file, url.as_ref(), *json),
-        Command::Backup { out } => backup(&load_config(&cli)?, out),
-        Command::Restore { file } => restore(&load_config(&cli)?, file),
-        Command::Digest(command) => digest(load_config(&cli)?, command),
-        Command::Stories { action } => stories_command(&load_config(&cli)?, action),
-        Command::Curate { action } => with_store(&cli, |c, s, out| curate::run(c, s, action, out)),
-        Command::DedupEval { file, json } => crate::dedup_eval::run(file, *json),
+        } => items(ctx, source.as_deref(), *limit, *json, io.out()),
+        Command::Export { out } => export(ctx, out, io),
+        Command::Backup { out } => backup(ctx, out, io),
+        Command::Restore { file } => restore(ctx, file, io),
+        Command::Digest(command) => digest(ctx, command, io),
+        Command::Stories { action } => stories_command(ctx, action, io.out()),
+        Command::Curate { action } => curate::run(&ctx.config, &ctx.store, action, io.out()),
+        Command::Run
+        | Command::Check
+        | Command::Parse { .. }
+        | Command::DedupEval { .. }
+        | Command::Sources {
+            action: Some(_), ..
+        } => {
+            bail!("this command does not use the store: run it without the daemon")
+        }
+    }
+}
+
+/// Run `future` to completion: on the daemon's runtime when called from one of its
+/// blocking threads, else on a runtime made for the command.
+fn block_on<F: std::future::Future>(future: F) -> anyhow::Result<F::Output> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => Ok(handle.block_on(future)),
+        Err(_) => Ok(runtime()?.block_on(future)),
     }
 }
 
@@ -551,38 +697,40 @@ fn check(cli: &Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn fetch(config: Config, only: &[String]) -> anyhow::Result<()> {
+fn fetch(ctx: &Ctx, only: &[String], io: &mut dyn Output) -> anyhow::Result<()> {
+    let config = &ctx.config;
     for id in only {
         if config.source(id).is_none() {
             bail!("no source has the id `{id}` in {}", config.path.display());
         }
     }
-    let store = Arc::new(open_store(&config)?);
-    let config = Arc::new(config);
-    runtime()?.block_on(async move {
-        let refresher = Arc::new(Refresher::new(
-            Arc::clone(&config),
-            Fetcher::new(&config.fetch)?,
-            Arc::clone(&store),
-        ));
-        let chosen: Vec<_> = config
-            .sources
-            .iter()
-            .filter(|s| {
-                if only.is_empty() {
-                    !s.paused
-                } else {
-                    only.contains(&s.id)
-                }
-            })
-            .cloned()
-            .collect();
+    let chosen: Vec<_> = config
+        .sources
+        .iter()
+        .filter(|s| {
+            if only.is_empty() {
+                !s.paused
+            } else {
+                only.contains(&s.id)
+            }
+        })
+        .cloned()
+        .collect();
+    let progress = io.progress(Some(chosen.len() as u64), "fetch");
+    block_on(async {
+        let refresher = match &ctx.refresher {
+            Some(refresher) => Arc::clone(refresher),
+            None => Arc::new(Refresher::new(
+                Arc::clone(config),
+                Fetcher::new(&config.fetch)?,
+                Arc::clone(&ctx.store),
+            )),
+        };
         let mut tasks = tokio::task::JoinSet::new();
         for source in chosen {
             let refresher = Arc::clone(&refresher);
             tasks.spawn(async move { refresher.refresh(&source, Utc::now()).await });
         }
-        let mut out = std::io::stdout().lock();
         while let Some(done) = tasks.join_next().await {
             let report = done.context("a poll task failed")?;
             crate::poll::log_report(&report);
@@ -600,47 +748,60 @@ fn fetch(config: Config, only: &[String]) -> anyhow::Result<()> {
                 Outcome::Retired => "gone (410): source retired".to_string(),
                 Outcome::Failed { error } => error.clone(),
             };
-            writeln!(
-                out,
-                "{:<20} {:<12} {:>3}  {}  ({} ms)",
-                report.source,
-                report.outcome.label(),
-                status,
-                detail,
-                report.duration.as_millis()
-            )?;
+            progress.suspend(|| {
+                let out = io.out();
+                writeln!(
+                    out,
+                    "{:<20} {:<12} {:>3}  {}  ({} ms)",
+                    report.source,
+                    report.outcome.label(),
+                    status,
+                    detail,
+                    report.duration.as_millis()
+                )?;
+                // One line per source as it completes, not all at the end.
+                out.flush()
+            })?;
+            progress.inc(1);
         }
-        store.flush()?;
-        Ok(())
-    })
-}
-
-fn sources(config: &Config, json: bool) -> anyhow::Result<()> {
-    let store = open_store(config)?;
-    let now = Utc::now();
-    let mut out = std::io::stdout().lock();
-    if json {
-        let doc = crate::health::sources_document(config, &store, now)?;
-        serde_json::to_writer_pretty(&mut out, &doc)?;
-        writeln!(out)?;
-        return Ok(());
-    }
-    crate::health::write_text(&mut out, &crate::health::gather(config, &store, now)?, now)?;
+        anyhow::Ok(())
+    })??;
+    progress.finish();
+    ctx.store.flush()?;
     Ok(())
 }
 
-fn items(config: &Config, source: Option<&str>, limit: usize, json: bool) -> anyhow::Result<()> {
+fn sources(ctx: &Ctx, json: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    let (config, store) = (&ctx.config, &ctx.store);
+    let now = Utc::now();
+    if json {
+        let doc = crate::health::sources_document(config, store, now)?;
+        serde_json::to_writer_pretty(&mut *out, &doc)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    crate::health::write_text(out, &crate::health::gather(config, store, now)?, now)?;
+    Ok(())
+}
+
+fn items(
+    ctx: &Ctx,
+    source: Option<&str>,
+    limit: usize,
+    json: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let config = &ctx.config;
     if let Some(id) = source {
         if config.source(id).is_none() {
             bail!("no source has the id `{id}` in {}", config.path.display());
         }
     }
-    let store = open_store(config)?;
-    let items = store.items(&ItemQuery {
+    let items = ctx.store.items(&ItemQuery {
         source: source.map(str::to_string),
         limit: Some(limit),
     })?;
-    print_items(&items, json, Source::Store(&store))
+    print_items(&items, json, Source::Store(&ctx.store), out)
 }
 
 /// Where printed items come from: the store (they have stories) or a parsed file.
@@ -665,8 +826,12 @@ fn item_json(item: &Item, story: Option<&Story>) -> serde_json::Value {
     value
 }
 
-fn print_items(items: &[Item], json: bool, from: Source<'_>) -> anyhow::Result<()> {
-    let mut out = BufWriter::new(std::io::stdout().lock());
+fn print_items(
+    items: &[Item],
+    json: bool,
+    from: Source<'_>,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
     if json {
         let mut list = Vec::with_capacity(items.len());
         for i in items {
@@ -687,11 +852,11 @@ fn print_items(items: &[Item], json: bool, from: Source<'_>) -> anyhow::Result<(
             Source::File(feed) => json!({ "feed": feed, "items": list }),
             Source::Store(_) => json!({ "items": list }),
         };
-        serde_json::to_writer_pretty(&mut out, &doc)?;
+        serde_json::to_writer_pretty(&mut *out, &doc)?;
         writeln!(out)?;
     } else {
         for item in items {
-            item_line(&mut out, item)?;
+            item_line(out, item)?;
             if let Some(url) = &item.url {
                 writeln!(out, "{:18}{url}", "")?;
             }
@@ -702,20 +867,21 @@ fn print_items(items: &[Item], json: bool, from: Source<'_>) -> anyhow::Result<(
 }
 
 fn channel_items(
-    config: &Config,
+    ctx: &Ctx,
     channel_id: &str,
     source: Option<&str>,
     why: Option<&str>,
     limit: usize,
     json: bool,
+    out: &mut dyn Write,
 ) -> anyhow::Result<()> {
+    let (config, store) = (&ctx.config, &ctx.store);
     let Some(channel) = config.channel(channel_id) else {
         bail!(
             "no channel has the id `{channel_id}` in {}",
             config.path.display()
         );
     };
-    let store = open_store(config)?;
     let mut stories = Vec::new();
     store.walk_stories(source, &mut |visit| {
         stories.push(visit.story);
@@ -724,7 +890,6 @@ fn channel_items(
     let decisions = store.curation()?;
     let explanation =
         crate::curate::explain_curated(channel, &config.sources, &stories, &decisions, Utc::now());
-    let mut out = BufWriter::new(std::io::stdout().lock());
     match why {
         Some(asked) if !asked.is_empty() => {
             // A story id, or an item (SOURCE/ITEM-ID) standing for its story.
@@ -761,14 +926,14 @@ fn channel_items(
                 })
                 .collect();
             serde_json::to_writer_pretty(
-                &mut out,
+                &mut *out,
                 &json!({ "channel": channel.id, "items": list }),
             )?;
             writeln!(out)?;
         }
         _ => {
             for (story, kept) in explanation.kept.iter().take(limit) {
-                item_line(&mut out, &decisions.edited((*story).clone()).item)?;
+                item_line(out, &decisions.edited((*story).clone()).item)?;
                 if why.is_some() {
                     writeln!(out, "{:18}{} ({kept})", "", story.id)?;
                 }
@@ -779,11 +944,13 @@ fn channel_items(
     Ok(())
 }
 
-fn export(config: &Config, dir: &Path) -> anyhow::Result<()> {
-    let store = Arc::new(open_store(config)?);
-    let publisher = Publisher::new(Arc::new(config.clone()), store);
+fn export(ctx: &Ctx, dir: &Path, io: &mut dyn Output) -> anyhow::Result<()> {
+    let publisher = Publisher::new(Arc::clone(&ctx.config), Arc::clone(&ctx.store));
+    let documents = publisher.all_documents();
+    let progress = io.progress(Some(documents.len() as u64), "export");
     let mut written = 0;
-    for doc in publisher.all_documents() {
+    for doc in documents {
+        progress.inc(1);
         let Some(rendered) = publisher.document(&doc)? else {
             continue;
         };
@@ -795,15 +962,12 @@ fn export(config: &Config, dir: &Path) -> anyhow::Result<()> {
             _ => path.trim_start_matches('/').to_string(),
         };
         let file = dir.join(relative.trim_start_matches('/'));
-        if let Some(parent) = file.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("{}: cannot create", parent.display()))?;
-        }
-        std::fs::write(&file, &rendered.body)
+        io.file(&file, &mut |w| Ok(w.write_all(&rendered.body)?))
             .with_context(|| format!("{}: cannot write", file.display()))?;
         written += 1;
     }
-    eprintln!("{}: {written} files written", dir.display());
+    progress.finish();
+    writeln!(io.err(), "{}: {written} files written", dir.display())?;
     Ok(())
 }
 
@@ -859,42 +1023,83 @@ fn parse_file(file: &Path, url: Option<&url::Url>, json: bool) -> anyhow::Result
         "kind": feed.kind.map(|k| k.as_str()),
         "repairs": feed.repairs,
     });
-    print_items(&items, json, Source::File(meta))
+    print_items(
+        &items,
+        json,
+        Source::File(meta),
+        &mut BufWriter::new(std::io::stdout().lock()),
+    )
 }
 
-fn backup(config: &Config, out: &Path) -> anyhow::Result<()> {
-    let store = open_store(config)?;
-    // Write beside the target and rename, so a failed backup never leaves a truncated
-    // file under the name an operator will trust.
-    let partial = out.with_extension("partial");
-    let file = std::fs::File::create(&partial)
-        .with_context(|| format!("{}: cannot create", partial.display()))?;
-    let mut writer = BufWriter::new(file);
-    let stats = store.backup(&mut writer)?;
-    writer
-        .into_inner()
-        .map_err(|e| e.into_error())
-        .and_then(|f| f.sync_all())
-        .with_context(|| format!("{}: cannot write", partial.display()))?;
-    std::fs::rename(&partial, out)
-        .with_context(|| format!("{}: cannot rename to {}", partial.display(), out.display()))?;
-    eprintln!("{}: {stats}", out.display());
+fn backup(ctx: &Ctx, out: &Path, io: &mut dyn Output) -> anyhow::Result<()> {
+    let progress = io.progress(None, "backup: records");
+    let mut stats = None;
+    io.file(out, &mut |w| {
+        let mut counted = Counted {
+            inner: w,
+            progress: &progress,
+        };
+        stats = Some(ctx.store.backup(&mut counted)?);
+        Ok(())
+    })?;
+    progress.finish();
+    if let Some(stats) = stats {
+        writeln!(io.err(), "{}: {stats}", out.display())?;
+    }
     Ok(())
 }
 
-fn restore(config: &Config, file: &Path) -> anyhow::Result<()> {
+fn restore(ctx: &Ctx, file: &Path, io: &mut dyn Output) -> anyhow::Result<()> {
     let input =
         std::fs::File::open(file).with_context(|| format!("{}: cannot open", file.display()))?;
-    let store = open_store(config)?;
-    let stats = store
-        .restore(&mut BufReader::new(input) as &mut dyn BufRead)
+    let size = input.metadata().map(|m| m.len()).ok();
+    let progress = io.progress(size, "restore: bytes");
+    let mut reader = BufReader::new(Counted {
+        inner: input,
+        progress: &progress,
+    });
+    let stats = ctx
+        .store
+        .restore(&mut reader as &mut dyn BufRead)
         .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-    eprintln!("{}: restored {stats}", file.display());
+    progress.finish();
+    writeln!(io.err(), "{}: restored {stats}", file.display())?;
     Ok(())
+}
+
+/// A reader or writer that moves a progress indicator: by bytes read, or by lines
+/// (backup records) written.
+struct Counted<'a, T> {
+    inner: T,
+    progress: &'a crate::progress::Progress,
+}
+
+impl<T: std::io::Read> std::io::Read for Counted<'_, T> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.progress.inc(n as u64);
+        Ok(n)
+    }
+}
+
+impl<T: Write> Write for Counted<'_, T> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        let lines = buf
+            .get(..n)
+            .map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count());
+        if lines > 0 {
+            self.progress.inc(lines as u64);
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// An item's listing line: date, source, title.
-fn item_line(out: &mut impl Write, item: &Item) -> std::io::Result<()> {
+fn item_line(out: &mut dyn Write, item: &Item) -> std::io::Result<()> {
     writeln!(
         out,
         "{}  {:<14} {}",
@@ -910,8 +1115,9 @@ fn parse_period(text: Option<&str>) -> anyhow::Result<Option<crate::digest::Peri
         .map_err(|e| anyhow::anyhow!("--period: {e}"))
 }
 
-fn digest(config: Config, command: &DigestCommand) -> anyhow::Result<()> {
-    use crate::digest::{Digester, Outcome};
+fn digest(ctx: &Ctx, command: &DigestCommand, io: &mut dyn Output) -> anyhow::Result<()> {
+    use crate::digest::Outcome;
+    let config = &ctx.config;
     let known = |id: &str| -> anyhow::Result<()> {
         if config.digest(id).is_none() {
             bail!("no digest has the id `{id}` in {}", config.path.display());
@@ -922,16 +1128,15 @@ fn digest(config: Config, command: &DigestCommand) -> anyhow::Result<()> {
         DigestCommand::Preview { id, period, out } => {
             known(id)?;
             let period = parse_period(period.as_deref())?;
-            let store = Arc::new(open_store(&config)?);
-            if store.count_items(None)? == 0 {
-                eprintln!(
+            if ctx.store.count_items(None)? == 0 {
+                writeln!(
+                    io.err(),
                     "relais: the store {} holds no item yet: run `relais --config {} fetch` first",
                     config.store.path.display(),
                     config.path.display()
-                );
+                )?;
             }
-            let digester = Digester::new(Arc::new(config.clone()), store);
-            let c = digester.preview(id, period, Utc::now())?;
+            let c = ctx.digester().preview(id, period, Utc::now())?;
             let (bytes, what) = match out
                 .as_ref()
                 .and_then(|o| o.extension())
@@ -945,17 +1150,17 @@ fn digest(config: Config, command: &DigestCommand) -> anyhow::Result<()> {
             };
             match out {
                 Some(path) => {
-                    std::fs::write(path, bytes)
-                        .with_context(|| format!("{}: cannot write", path.display()))?;
-                    eprintln!(
+                    io.file(path, &mut |w| Ok(w.write_all(bytes)?))?;
+                    writeln!(
+                        io.err(),
                         "{}: {what} of `{id}` for {} — {} — {} stories",
                         path.display(),
                         c.period,
                         c.subject,
                         c.stories
-                    );
+                    )?;
                 }
-                None => std::io::stdout().lock().write_all(bytes)?,
+                None => io.out().write_all(bytes)?,
             }
             Ok(())
         }
@@ -967,26 +1172,32 @@ fn digest(config: Config, command: &DigestCommand) -> anyhow::Result<()> {
         } => {
             known(id)?;
             let period = parse_period(period.as_deref())?;
-            let store = Arc::new(open_store(&config)?);
-            let digester = Digester::new(Arc::new(config), Arc::clone(&store));
+            let digester = ctx.digester();
             let (period, outcome) =
-                runtime()?.block_on(digester.send(id, period, Utc::now(), *force, *dry_run))?;
-            store.flush()?;
+                block_on(digester.send(id, period, Utc::now(), *force, *dry_run))??;
+            ctx.store.flush()?;
+            let out = io.out();
             match outcome {
-                Outcome::Sent { stories } => println!("{id} {period}: sent ({stories} stories)"),
-                Outcome::Empty => println!("{id} {period}: no story this period, nothing sent"),
-                Outcome::AlreadyDone(state) => println!(
+                Outcome::Sent { stories } => {
+                    writeln!(out, "{id} {period}: sent ({stories} stories)")?
+                }
+                Outcome::Empty => {
+                    writeln!(out, "{id} {period}: no story this period, nothing sent")?
+                }
+                Outcome::AlreadyDone(state) => writeln!(
+                    out,
                     "{id} {period}: already {}, not sent again (--force resends a sent or failed period)",
                     state.as_str()
-                ),
+                )?,
                 Outcome::WouldSend {
                     stories,
                     subject,
                     state,
-                } => println!(
+                } => writeln!(
+                    out,
                     "{id} {period}: dry run — would send « {subject} » ({stories} stories); ledger: {}",
                     state.map_or("nothing yet", |s| s.as_str())
-                ),
+                )?,
                 Outcome::Retrying { error, retry_at } => bail!(
                     "{id} {period}: not sent: {error}; the daemon retries from {}",
                     retry_at.to_rfc3339()
@@ -999,7 +1210,7 @@ fn digest(config: Config, command: &DigestCommand) -> anyhow::Result<()> {
             if let Some(id) = id {
                 known(id)?;
             }
-            let store = open_store(&config)?;
+            let store = &ctx.store;
             let mut rows = Vec::new();
             for d in config
                 .digests
@@ -1011,7 +1222,7 @@ fn digest(config: Config, command: &DigestCommand) -> anyhow::Result<()> {
                 }
             }
             let tick = store.digest_tick()?;
-            let mut out = std::io::stdout().lock();
+            let out = io.out();
             if *json {
                 let list: Vec<_> = rows
                     .iter()
@@ -1025,7 +1236,7 @@ fn digest(config: Config, command: &DigestCommand) -> anyhow::Result<()> {
                     })
                     .collect();
                 serde_json::to_writer_pretty(
-                    &mut out,
+                    &mut *out,
                     &json!({ "last_tick": tick, "entries": list }),
                 )?;
                 writeln!(out)?;
@@ -1070,9 +1281,8 @@ fn parse_item_ref(text: &str) -> anyhow::Result<(&str, &str)> {
     }
 }
 
-fn stories_command(config: &Config, action: &StoriesCommand) -> anyhow::Result<()> {
-    let store = open_store(config)?;
-    let mut out = BufWriter::new(std::io::stdout().lock());
+fn stories_command(ctx: &Ctx, action: &StoriesCommand, out: &mut dyn Write) -> anyhow::Result<()> {
+    let store = &ctx.store;
     match action {
         StoriesCommand::Show { id, json } => {
             let story_id = match id.parse::<u64>() {
@@ -1111,7 +1321,7 @@ fn stories_command(config: &Config, action: &StoriesCommand) -> anyhow::Result<(
                     })
                     .collect();
                 serde_json::to_writer_pretty(
-                    &mut out,
+                    &mut *out,
                     &json!({ "id": detail.id.to_string(), "members": members }),
                 )?;
                 writeln!(out)?;

@@ -94,6 +94,18 @@ pub struct Current {
     pub digester: Arc<crate::digest::Digester>,
 }
 
+impl Current {
+    /// What a CLI store command run by the daemon uses (see `control`).
+    pub fn ctx(&self) -> crate::cli::Ctx {
+        crate::cli::Ctx {
+            config: Arc::clone(&self.state.config),
+            store: Arc::clone(&self.state.store),
+            refresher: Some(Arc::clone(&self.refresher)),
+            digester: Some(Arc::clone(&self.digester)),
+        }
+    }
+}
+
 /// What outlives reloads.
 struct Lifelong {
     store: Arc<Store>,
@@ -153,6 +165,13 @@ pub async fn run_with(
         life.notify.clone(),
         stopped.clone(),
     ));
+    // CLI store commands, run against the parts in force at each request.
+    let parts = life.current.subscribe();
+    let control = crate::control::start(
+        &config.store.path,
+        Arc::new(move || parts.borrow().ctx()),
+        stopped.clone(),
+    );
 
     tracing::info!(
         %address,
@@ -195,6 +214,9 @@ pub async fn run_with(
     let _ = stop.send(true);
     generation.stop().await;
     let served = server.await;
+    if let Some(control) = control {
+        let _ = control.await;
+    }
     let _ = watchdog.await;
     let flushed = tokio::task::spawn_blocking(move || store.flush())
         .await

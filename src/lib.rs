@@ -8,6 +8,7 @@
 pub mod alerts;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod curate;
 pub mod daemon;
 pub mod dedup_eval;
@@ -23,6 +24,7 @@ pub mod notify;
 pub mod opml;
 pub mod parse;
 pub mod poll;
+pub mod progress;
 pub mod publish;
 pub mod refresh;
 pub mod reload;

@@ -1211,6 +1211,29 @@ fn open_error(path: &str, e: sled::Error) -> StoreError {
     }
 }
 
+/// The process holding the lock on the store at `path`, when the system says (Linux:
+/// the `flock` sled takes on the store's `db` file, listed in /proc/locks by inode).
+pub fn lock_holder(path: &Path) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let inode = std::fs::metadata(path.join("db")).ok()?.ino();
+        let locks = std::fs::read_to_string("/proc/locks").ok()?;
+        locks.lines().find_map(|line| {
+            // "1: FLOCK  ADVISORY  WRITE 4242 08:01:1234567 0 EOF"
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let pid = fields.get(4)?.parse::<u32>().ok()?;
+            let file_inode = fields.get(5)?.rsplit(':').next()?.parse::<u64>().ok()?;
+            (file_inode == inode).then_some(pid)
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
 fn check_source_id(id: &str) -> Result<Vec<u8>, StoreError> {
     if id.is_empty() {
         return Err(StoreError::InvalidSource {
