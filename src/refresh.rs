@@ -4,6 +4,7 @@
 //! source's state where operators see it, and items stored before are never touched by a
 //! failure.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -86,6 +87,10 @@ pub struct Refresher {
     /// together would otherwise parse at once on blocking threads, each holding its
     /// document tree (hundreds of MiB for nothing; the work is CPU-bound anyway).
     processing: tokio::sync::Semaphore,
+    /// One refresh of a source at a time: `relais fetch` through the daemon may ask for
+    /// a source its schedule is polling already. The second waits, then starts from the
+    /// state the first recorded (validators, body hash), instead of racing it.
+    per_source: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Refresher {
@@ -96,11 +101,20 @@ impl Refresher {
             fetcher,
             store,
             processing: tokio::sync::Semaphore::new(cores),
+            per_source: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
     /// Poll `source` once now, store what it yields and record the outcome.
     pub async fn refresh(&self, source: &Source, now: DateTime<Utc>) -> Report {
+        let turn = {
+            let mut map = self
+                .per_source
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            Arc::clone(map.entry(source.id.clone()).or_default())
+        };
+        let _turn = turn.lock().await;
         let started = Instant::now();
         let interval = self.config.interval_of(source);
         let mut state = match self.store.source_state(&source.id) {

@@ -207,3 +207,22 @@ async fn an_unchanged_body_is_not_processed_and_a_gone_feed_can_return() {
     let state = r.store.source_state("g").unwrap().unwrap();
     assert_eq!(SourceStatus::of(Some(&state), false), SourceStatus::Ok);
 }
+
+#[tokio::test]
+async fn two_refreshes_of_one_source_take_turns() {
+    // `relais fetch` through the daemon can ask for a source its schedule is polling:
+    // the second refresh waits for the first and starts from what it recorded.
+    let server = FixtureServer::start(Routes::new().fixed("/feed", Reply::ok(RSS))).await;
+    let dir = tempfile::tempdir().unwrap();
+    let r = refresher(dir.path(), &[("p", server.url("/feed"))]);
+    let p = r.config.source("p").unwrap().clone();
+    let (a, b) = tokio::join!(r.refresh(&p, Utc::now()), r.refresh(&p, Utc::now()));
+    let mut outcomes = [a.outcome, b.outcome];
+    outcomes.sort_by_key(|o| o.label());
+    assert!(
+        matches!(outcomes[0], Outcome::Stored { new: 1, .. }),
+        "{outcomes:?}"
+    );
+    assert_eq!(outcomes[1], Outcome::Unchanged);
+    assert_eq!(r.store.count_items(Some("p")).unwrap(), 1);
+}
