@@ -80,16 +80,21 @@ echo "digest build (relais digest preview, own process): wall $WALL s, peak RSS 
 record "$TSV" "scale: digest preview (process) wall" "$WALL" "s"
 record "$TSV" "scale: digest preview peak RSS" "$RSS" "MiB"
 
+# GNU time does not pass signals on: the daemon (its child) is stopped by its own id.
+TIME_PID=
 RELAIS_PID=
 cleanup() {
-  [ -n "$RELAIS_PID" ] && kill -TERM "$RELAIS_PID" 2> /dev/null && wait "$RELAIS_PID" 2> /dev/null
+  [ -n "$RELAIS_PID" ] && kill -TERM "$RELAIS_PID" 2> /dev/null
+  [ -n "$TIME_PID" ] && wait "$TIME_PID" 2> /dev/null
   true
 }
 trap cleanup EXIT
 now() { date +%s.%N; }
 t0=$(now)
 "$TIME" -f "%e %M" -o "$OUT/daemon.time" "$BIN" --config "$OUT/scale.toml" run > "$OUT/daemon.out" 2> "$OUT/daemon.err" &
-RELAIS_PID=$!
+TIME_PID=$!
+wait_for "relais to start" 10 pgrep -P "$TIME_PID"
+RELAIS_PID=$(pgrep -P "$TIME_PID")
 wait_for "relais to listen (see $OUT/daemon.err)" 120 grep -q 'serving on http://' "$OUT/daemon.out"
 t1=$(now)
 startup=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
@@ -102,8 +107,9 @@ record "$TSV" "scale: daemon start-up" "$startup" "s"
 record "$TSV" "scale: channel render (first request)" "$first" "s"
 record "$TSV" "scale: channel (second request, cached)" "$second" "s"
 kill -TERM "$RELAIS_PID"
-wait "$RELAIS_PID" || true
+wait "$TIME_PID" || true
 RELAIS_PID=
+TIME_PID=
 read -r _ kib < "$OUT/daemon.time"
 rss=$(awk -v k="$kib" 'BEGIN { printf "%.1f", k / 1024 }')
 echo "daemon: peak RSS $rss MiB"

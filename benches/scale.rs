@@ -129,16 +129,15 @@ fn main() {
         eprintln!("{} exists: remove it first", path.display());
         std::process::exit(1);
     }
-    // The backup is streamed through a pipe: a 1M-item file would take 1.6 GB of disk.
-    let (reader, writer) = match std::io::pipe() {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("pipe: {e}");
-            std::process::exit(1);
-        }
-    };
+    // The backup is streamed to the restore: a 1M-item file would take 1.6 GB of disk.
+    let (sender, receiver) = std::sync::mpsc::sync_channel(64);
     let start = Instant::now();
-    let generator = std::thread::spawn(move || write_backup(writer, total, sources));
+    let generator = std::thread::spawn(move || write_backup(ChunkWriter(sender), total, sources));
+    let reader = ChunkReader {
+        receiver,
+        chunk: Vec::new(),
+        at: 0,
+    };
     let restored = Store::open(&path).and_then(|store| {
         let stats = store.restore(&mut std::io::BufReader::with_capacity(1 << 20, reader))?;
         store.flush()?;
@@ -168,6 +167,48 @@ fn main() {
         written as f64 / secs,
         disk / written.max(1) as u64
     );
+}
+
+/// The writing end of the stream between the generator and the restore.
+struct ChunkWriter(std::sync::mpsc::SyncSender<Vec<u8>>);
+
+impl std::io::Write for ChunkWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .send(buf.to_vec())
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "restore stopped"))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The reading end: chunks in the order written, end of input when the writer is gone.
+struct ChunkReader {
+    receiver: std::sync::mpsc::Receiver<Vec<u8>>,
+    chunk: Vec<u8>,
+    at: usize,
+}
+
+impl std::io::Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.at >= self.chunk.len() {
+            match self.receiver.recv() {
+                Ok(chunk) => {
+                    self.chunk = chunk;
+                    self.at = 0;
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+        let rest = self.chunk.get(self.at..).unwrap_or_default();
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        self.at += n;
+        Ok(n)
+    }
 }
 
 /// Marks every source of an existing scale store as failing until a year from now, so
