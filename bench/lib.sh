@@ -29,6 +29,21 @@ python_peers() {
   echo "$venv"
 }
 
+# timed LABEL CMD…: run CMD under GNU time, its output in $TIMED_DIR/LABEL.out and .err
+# (TIMED_DIR defaults to bench/out); stops the script if CMD fails. Sets WALL (s), CPU
+# (user + sys of all threads, s) and RSS (peak, MiB).
+timed() {
+  local label=$1 dir=${TIMED_DIR:-bench/out} user sys kib
+  shift
+  /usr/bin/time -f "%e %U %S %M" -o "$dir/time.txt" "$@" > "$dir/$label.out" 2> "$dir/$label.err" || {
+    echo "bench: $label failed (see $dir/$label.err)" >&2
+    exit 1
+  }
+  read -r WALL user sys kib < "$dir/time.txt"
+  CPU=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
+  RSS=$(awk -v k="$kib" 'BEGIN { printf "%.1f", k / 1024 }')
+}
+
 # need CMD HINT: stop with a message naming how to install CMD when it is missing.
 need() {
   command -v "$1" > /dev/null 2>&1 || {

@@ -60,19 +60,6 @@ start_nginx "$OUT/feeds" bench/out/nginx-farm "$PORT"
 wait_for "nginx to serve the farm" 10 curl -sf -o /dev/null "$NGINX/$(head -1 "$OUT/urls.txt" | sed 's|.*/||')"
 BIN=$(build_relais bench)
 
-# timed LABEL CMD…: run CMD under GNU time; sets WALL, CPU (user + sys, s), RSS (MiB).
-timed() {
-  local label=$1; shift
-  "$TIME" -f "%e %U %S %M" -o bench/out/time.txt "$@" > "bench/out/$label.out" 2> "bench/out/$label.err" || {
-    echo "bench: $label failed (see bench/out/$label.err)" >&2
-    exit 1
-  }
-  local user sys kib
-  read -r WALL user sys kib < bench/out/time.txt
-  CPU=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
-  RSS=$(awk -v k="$kib" 'BEGIN { printf "%.1f", k / 1024 }')
-}
-
 # cold_figures NAME ITEMS / warm_figures NAME: print and record the figures `timed` just
 # measured (ITEMS: items stored).
 cold_figures() {

@@ -62,16 +62,7 @@ bytes=$(du -sb "$OUT/store" | cut -f1)
 echo "store: $bytes bytes on disk for $ITEMS items: $((bytes / ITEMS)) per item"
 record "$TSV" "scale: store bytes on disk per item" "$((bytes / ITEMS))" "bytes"
 
-# timed LABEL CMD…: GNU time around CMD; sets WALL (s) and RSS (MiB).
-timed() {
-  local label=$1; shift
-  "$TIME" -f "%e %M" -o "$OUT/time.txt" "$@" > "$OUT/$label.out" 2> "$OUT/$label.err" || {
-    echo "bench: $label failed (see $OUT/$label.err)" >&2
-    exit 1
-  }
-  read -r WALL kib < "$OUT/time.txt"
-  RSS=$(awk -v k="$kib" 'BEGIN { printf "%.1f", k / 1024 }')
-}
+TIMED_DIR=$OUT
 timed items "$BIN" --config "$OUT/scale.toml" items --channel reseau --limit 50
 echo "channel selection (relais items --channel, own process): wall $WALL s, peak RSS $RSS MiB"
 record "$TSV" "scale: relais items --channel (process) wall" "$WALL" "s"

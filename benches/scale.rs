@@ -47,66 +47,9 @@ const TOPICS: &[&str] = &[
 const PLACES: &[&str] = &[
     "Lyon", "Grenoble", "Reims", "Dakar", "Bamako", "Cotonou", "Niamey", "Roanne", "Valence",
 ];
-const SYLLABLES: &[&str] = &[
-    "ca", "ro", "mi", "ter", "lan", "di", "sé", "vo", "pa", "tri", "mon", "gé", "ra", "lu", "ni",
-    "po", "char", "bé", "fa", "qui", "ver", "do", "cé", "min", "gra", "pé", "sou", "ta", "ri",
-    "con", "dé", "vil", "lo", "mé", "ar", "bor", "col", "tu",
-];
-const SUFFIXES: &[&str] = &[
-    "", "", "", "tion", "ment", "age", "ité", "eur", "ale", "ique",
-];
-const GLUE: &[&str] = &[
-    "de", "la", "les", "et", "pour", "avec", "des", "du", "dans", "une",
-];
-
-fn pick<'a>(rng: &mut fastrand::Rng, from: &[&'a str]) -> &'a str {
-    from.get(rng.usize(..from.len())).copied().unwrap_or("")
-}
-
-/// Words drawn with weight 1/(rank + 15): a few everywhere, a long tail of rare ones.
-struct Vocabulary {
-    words: Vec<String>,
-    cumulative: Vec<f64>,
-}
-
-impl Vocabulary {
-    fn new(n: usize, rng: &mut fastrand::Rng) -> Vocabulary {
-        let mut seen = std::collections::HashSet::new();
-        let mut words = Vec::with_capacity(n);
-        while words.len() < n {
-            let mut w: String = (0..rng.usize(2..5)).map(|_| pick(rng, SYLLABLES)).collect();
-            w.push_str(pick(rng, SUFFIXES));
-            if seen.insert(w.clone()) {
-                words.push(w);
-            }
-        }
-        let mut total = 0.0;
-        let cumulative = (1..=n)
-            .map(|r| {
-                total += 1.0 / (r as f64 + 15.0);
-                total
-            })
-            .collect();
-        Vocabulary { words, cumulative }
-    }
-
-    fn word(&self, rng: &mut fastrand::Rng) -> &str {
-        let x = rng.f64() * self.cumulative.last().copied().unwrap_or(1.0);
-        let i = self.cumulative.partition_point(|&c| c < x);
-        self.words.get(i).map_or("", String::as_str)
-    }
-
-    fn text(&self, rng: &mut fastrand::Rng, n: usize) -> String {
-        let mut out = Vec::with_capacity(2 * n);
-        for _ in 0..n {
-            if rng.f32() < 0.4 {
-                out.push(pick(rng, GLUE));
-            }
-            out.push(self.word(rng));
-        }
-        out.join(" ")
-    }
-}
+#[path = "common/vocabulary.rs"]
+mod vocabulary;
+use vocabulary::{filler, pick, Vocabulary};
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -262,15 +205,15 @@ fn write_backup(out: impl std::io::Write, total: usize, sources: usize) -> std::
         let source = format!("s{s:05}");
         let n = per_source.min(total - refs.len());
         for i in 0..n {
-            let about = format!("{} {}", vocab.word(&mut rng), vocab.word(&mut rng));
+            let about = format!("{} {}", vocab.zipf(&mut rng), vocab.zipf(&mut rng));
             let title = format!(
                 "{} : {}, {about} à {}",
                 pick(&mut rng, KINDS),
                 pick(&mut rng, TOPICS),
                 pick(&mut rng, PLACES)
             );
-            let summary = format!("{about} {}.", vocab.text(&mut rng, 24));
-            let more = vocab.text(&mut rng, 30);
+            let summary = format!("{about} {}.", filler(&vocab, &mut rng, 24));
+            let more = filler(&vocab, &mut rng, 30);
             let published = now - Duration::minutes(rng.i64(60..365 * 24 * 60));
             let url = format!("https://{source}.example.org/actualites/{i}");
             let item = Item {
