@@ -2,6 +2,8 @@
 //! results on stdout (one JSON document with `--json`) and leave logs to stderr. Every
 //! error becomes one line naming the file, source or key; `main` maps it to exit code 1.
 
+pub mod curate;
+
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,9 +13,11 @@ use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::json;
 
+mod import;
+
 use crate::config::{Config, Location};
 use crate::fetch::Fetcher;
-use crate::model::{Item, SourceState, SourceStatus, Story};
+use crate::model::{Item, Story};
 use crate::normalise::{self, Context};
 use crate::parse;
 use crate::publish::Publisher;
@@ -45,7 +49,9 @@ pub enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the daemon: poll sources, serve HTTP; stops cleanly on SIGINT/SIGTERM.
+    /// Run the daemon: poll sources, serve HTTP; stops cleanly on SIGINT/SIGTERM and
+    /// re-reads its configuration on SIGHUP (a file that does not validate is refused and
+    /// the running configuration kept).
     ///
     /// Example: relais --config config/demo.toml run
     Run,
@@ -64,9 +70,14 @@ pub enum Command {
     /// List sources with their health (last success, last error, failures, next poll).
     ///
     /// Example: relais sources --json
+    ///
+    /// Example: relais sources import partenaires.opml --dry-run
+    #[command(args_conflicts_with_subcommands = true)]
     Sources {
         #[arg(long)]
         json: bool,
+        #[command(subcommand)]
+        action: Option<SourcesCommand>,
     },
     /// List stored items, newest first.
     ///
@@ -135,6 +146,16 @@ pub enum Command {
         #[command(subcommand)]
         action: StoriesCommand,
     },
+    /// Curation: pin a story at the top of a channel, hide it (one channel or
+    /// everywhere), edit its republished title and summary, add it to a channel by hand;
+    /// every action goes to an audit log (`curate log`). STORY is a story id or
+    /// SOURCE/ITEM-ID.
+    ///
+    /// Example: relais curate pin 42 --channel cooperation-decentralisee
+    Curate {
+        #[command(subcommand)]
+        action: curate::CurateCommand,
+    },
     /// Evaluate story matching on labelled pairs (JSON lines: {"a": {source, title,
     /// summary, url, published}, "b": {…}, "same": bool, "kind": "…"}, `same` and
     /// `kind` optional): every item goes through the real matching in a temporary store,
@@ -196,6 +217,27 @@ pub enum DigestCommand {
     },
 }
 
+/// `relais sources …`
+#[derive(Debug, Subcommand)]
+pub enum SourcesCommand {
+    /// Add the feeds of an OPML list to the configuration's sources_file.
+    ///
+    /// Each feed of the list (a feed reader's export, or /sources.opml) becomes a
+    /// [[source]] entry: id from its title, OPML categories as tags. Feeds already
+    /// configured are skipped, each on its own line; the file is appended to (comments
+    /// kept) and only written if the whole configuration stays valid. Then reload the
+    /// daemon (systemctl reload relais) to poll them.
+    ///
+    /// Example: relais sources import partenaires.opml --dry-run
+    Import {
+        /// The OPML file.
+        file: PathBuf,
+        /// Say what would be added; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
 /// `relais stories …`
 #[derive(Debug, Subcommand)]
 pub enum StoriesCommand {
@@ -253,13 +295,36 @@ fn open_store(config: &Config) -> anyhow::Result<Store> {
     Ok(Store::open_with(&config.store.path, &options)?)
 }
 
+/// Loads the configuration, opens the store and runs `command` with them, writing to
+/// stdout.
+fn with_store(
+    cli: &Cli,
+    command: impl FnOnce(&Config, &Store, &mut dyn Write) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let config = load_config(cli)?;
+    let store = open_store(&config)?;
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    command(&config, &store, &mut out)?;
+    out.flush()?;
+    Ok(())
+}
+
 /// Run the command line. Errors are meant for a human: one line, naming what is wrong.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::Run => run_daemon(load_config(&cli)?),
         Command::Check => check(&cli),
         Command::Fetch { sources } => fetch(load_config(&cli)?, sources),
-        Command::Sources { json } => sources(&load_config(&cli)?, *json),
+        Command::Sources {
+            action: Some(SourcesCommand::Import { file, dry_run }),
+            ..
+        } => import::import(
+            &load_config(&cli)?,
+            file,
+            *dry_run,
+            &mut std::io::stdout().lock(),
+        ),
+        Command::Sources { json, .. } => sources(&load_config(&cli)?, *json),
         Command::Items {
             source,
             channel: Some(channel),
@@ -286,6 +351,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Restore { file } => restore(&load_config(&cli)?, file),
         Command::Digest(command) => digest(load_config(&cli)?, command),
         Command::Stories { action } => stories_command(&load_config(&cli)?, action),
+        Command::Curate { action } => with_store(&cli, |c, s, out| curate::run(c, s, action, out)),
         Command::DedupEval { file, json } => crate::dedup_eval::run(file, *json),
     }
 }
@@ -305,10 +371,55 @@ fn run_daemon(config: Config) -> anyhow::Result<()> {
         let address = listener.local_addr()?;
         // The one line a newcomer needs, on stdout whatever the log settings.
         println!("relais: serving on http://{address}/ (Ctrl-C to stop)");
-        crate::daemon::run(config, listener, shutdown_signal()).await?;
+        let (reloader, requests) = crate::reload::channel();
+        let options = crate::daemon::Options {
+            reload: Some(requests),
+            notify: crate::notify::Notifier::from_env(),
+            ..crate::daemon::Options::default()
+        };
+        let hangups = tokio::spawn(reload_on_hangup(reloader, hangup_signal()));
+        let result = crate::daemon::run_with(config, listener, shutdown_signal(), options).await;
+        hangups.abort();
+        result?;
         Ok(())
     })
 }
+
+/// SIGHUP's stream, installed before the daemon starts: from then on a SIGHUP no longer
+/// has its default effect (ending the process), even before the daemon is ready.
+#[cfg(unix)]
+fn hangup_signal() -> Option<tokio::signal::unix::Signal> {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::hangup()) {
+        Ok(hangups) => Some(hangups),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGHUP: reload needs a restart");
+            None
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn hangup_signal() -> Option<()> {
+    None
+}
+
+/// Each SIGHUP asks the daemon to re-read its configuration file (`systemctl reload`).
+#[cfg(unix)]
+async fn reload_on_hangup(
+    reloader: crate::reload::Reloader,
+    hangups: Option<tokio::signal::unix::Signal>,
+) {
+    let Some(mut hangups) = hangups else { return };
+    while hangups.recv().await.is_some() {
+        if reloader.request().is_err() {
+            return;
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn reload_on_hangup(_reloader: crate::reload::Reloader, _hangups: Option<()>) {}
 
 /// Completes on SIGINT or SIGTERM.
 async fn shutdown_signal() {
@@ -370,6 +481,34 @@ fn check(cli: &Cli) -> anyhow::Result<()> {
             smtp.security,
             humantime::format_duration(smtp.timeout)
         );
+    }
+    println!(
+        "  health:   silent after {} without a new item",
+        humantime::format_duration(config.health.silent_after)
+    );
+    if let Some(a) = &config.alerts {
+        println!(
+            "  alerts:   to {}, failing for more than {}, checked every {}{}",
+            a.to.join(", "),
+            humantime::format_duration(a.failing_after),
+            humantime::format_duration(a.check_every),
+            a.weekly_summary
+                .as_ref()
+                .map(|s| format!(", weekly summary `{s}` in {}", a.timezone))
+                .unwrap_or_default()
+        );
+    }
+    if let Some(admin) = &config.admin {
+        match admin.token {
+            Some(_) => println!(
+                "  admin:    API on /admin/api/ (token from ${}, acting as `{}`)",
+                admin.token_env, admin.label
+            ),
+            None => println!(
+                "  admin:    API off: ${} is not set (or empty)",
+                admin.token_env
+            ),
+        }
     }
     println!("  store:    {}", config.store.path.display());
     let window = config.stories.window.as_secs();
@@ -478,74 +617,16 @@ fn fetch(config: Config, only: &[String]) -> anyhow::Result<()> {
 
 fn sources(config: &Config, json: bool) -> anyhow::Result<()> {
     let store = open_store(config)?;
-    let mut rows = Vec::with_capacity(config.sources.len());
-    for source in &config.sources {
-        let state = store.source_state(&source.id)?;
-        let items = store.count_items(Some(&source.id))?;
-        rows.push((source, state, items));
-    }
+    let now = Utc::now();
     let mut out = std::io::stdout().lock();
     if json {
-        let list: Vec<_> = rows
-            .iter()
-            .map(|(source, state, items)| source_json(source, state.as_ref(), *items))
-            .collect();
-        serde_json::to_writer_pretty(&mut out, &json!({ "sources": list }))?;
+        let doc = crate::health::sources_document(config, &store, now)?;
+        serde_json::to_writer_pretty(&mut out, &doc)?;
         writeln!(out)?;
         return Ok(());
     }
-    for (source, state, items) in &rows {
-        let status = SourceStatus::of(state.as_ref(), source.paused);
-        let s = state.as_ref();
-        let when = |d: Option<DateTime<Utc>>| d.map_or_else(|| "never".into(), short_time);
-        let health = match status {
-            SourceStatus::Failing => format!(
-                "failing since {} ({} failures)",
-                when(s.and_then(|s| s.failing_since)),
-                s.map_or(0, |s| s.failures)
-            ),
-            SourceStatus::Retired => {
-                format!("retired {}", when(s.and_then(|s| s.retired_at)))
-            }
-            other => other.as_str().to_string(),
-        };
-        writeln!(out, "{:<20} {}", source.id, health)?;
-        writeln!(out, "    {} — {}", source.title, source.location)?;
-        writeln!(
-            out,
-            "    {items} items; last success {}; next poll {}",
-            when(s.and_then(|s| s.last_success)),
-            when(s.and_then(|s| s.next_poll)),
-        )?;
-        if let Some(error) = s.and_then(|s| s.last_error.as_deref()) {
-            writeln!(out, "    last error: {error}")?;
-        }
-    }
+    crate::health::write_text(&mut out, &crate::health::gather(config, &store, now)?, now)?;
     Ok(())
-}
-
-fn source_json(
-    source: &crate::config::Source,
-    state: Option<&SourceState>,
-    items: u64,
-) -> serde_json::Value {
-    let status = SourceStatus::of(state, source.paused);
-    json!({
-        "id": source.id,
-        "title": source.title,
-        "url": source.location.to_string(),
-        "status": status.as_str(),
-        "last_success": state.and_then(|s| s.last_success),
-        "last_error": state.and_then(|s| s.last_error.clone()),
-        "failures": state.map_or(0, |s| s.failures),
-        "failing_since": state.and_then(|s| s.failing_since),
-        "next_poll": state.and_then(|s| s.next_poll),
-        "last_status": state.and_then(|s| s.last_status),
-        "last_new_item": state.and_then(|s| s.last_new_item),
-        "retired_at": state.and_then(|s| s.retired_at),
-        "permanent_url": state.and_then(|s| s.permanent_url.clone()),
-        "items": items,
-    })
 }
 
 fn items(config: &Config, source: Option<&str>, limit: usize, json: bool) -> anyhow::Result<()> {
@@ -640,7 +721,9 @@ fn channel_items(
         stories.push(visit.story);
         true
     })?;
-    let explanation = crate::curate::explain(channel, &config.sources, &stories);
+    let decisions = store.curation()?;
+    let explanation =
+        crate::curate::explain_curated(channel, &config.sources, &stories, &decisions, Utc::now());
     let mut out = BufWriter::new(std::io::stdout().lock());
     match why {
         Some(asked) if !asked.is_empty() => {
@@ -667,6 +750,7 @@ fn channel_items(
                 .iter()
                 .take(limit)
                 .map(|(story, kept)| {
+                    let story = &decisions.edited((*story).clone());
                     let mut v = item_json(&story.item, Some(story));
                     if why.is_some() {
                         if let Some(map) = v.as_object_mut() {
@@ -684,7 +768,7 @@ fn channel_items(
         }
         _ => {
             for (story, kept) in explanation.kept.iter().take(limit) {
-                item_line(&mut out, &story.item)?;
+                item_line(&mut out, &decisions.edited((*story).clone()).item)?;
                 if why.is_some() {
                     writeln!(out, "{:18}{} ({kept})", "", story.id)?;
                 }
@@ -727,18 +811,23 @@ fn export(config: &Config, dir: &Path) -> anyhow::Result<()> {
 /// memory on a mistaken argument.
 const PARSE_MAX: u64 = 256 * 1024 * 1024;
 
-fn parse_file(file: &Path, url: Option<&url::Url>, json: bool) -> anyhow::Result<()> {
+/// The bytes of `file`, refused beyond `max` bytes (before reading) so a mistaken
+/// argument cannot exhaust memory; errors name the file.
+fn read_capped(file: &Path, max: u64) -> anyhow::Result<Vec<u8>> {
     let size = std::fs::metadata(file)
         .with_context(|| format!("{}: cannot read", file.display()))?
         .len();
-    if size > PARSE_MAX {
+    if size > max {
         bail!(
-            "{}: {} bytes is more than relais parses ({PARSE_MAX})",
-            file.display(),
-            size
+            "{}: {size} bytes is more than relais reads here ({max})",
+            file.display()
         );
     }
-    let bytes = std::fs::read(file).with_context(|| format!("{}: cannot read", file.display()))?;
+    std::fs::read(file).with_context(|| format!("{}: cannot read", file.display()))
+}
+
+fn parse_file(file: &Path, url: Option<&url::Url>, json: bool) -> anyhow::Result<()> {
+    let bytes = read_capped(file, PARSE_MAX)?;
     let feed =
         parse::parse(&bytes, None).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
     let cx = Context {

@@ -5,6 +5,7 @@
 //! `config → fetch → parse → normalise → store`, driven by `refresh` (one source, top to
 //! bottom) and `poll` (when), exposed by `server` (HTTP) and `cli`.
 
+pub mod alerts;
 pub mod cli;
 pub mod config;
 pub mod curate;
@@ -13,13 +14,18 @@ pub mod dedup_eval;
 pub mod digest;
 pub mod entities;
 pub mod fetch;
+pub mod health;
 pub mod mail;
+pub mod metrics;
 pub mod model;
 pub mod normalise;
+pub mod notify;
+pub mod opml;
 pub mod parse;
 pub mod poll;
 pub mod publish;
 pub mod refresh;
+pub mod reload;
 pub mod render;
 pub mod server;
 pub mod store;

@@ -3,6 +3,7 @@
 //! concurrent requests live in the fetcher, so tasks can simply wait their turn there.
 //! Polling never stops for good: failures only lengthen the wait.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,17 +21,25 @@ pub type Reports = Option<mpsc::UnboundedSender<Report>>;
 /// Run every unpaused source's poll loop until `shutdown` turns true. A refresh under
 /// way when it does is dropped: its store write, if it had begun, completes on its own
 /// thread and is atomic, so nothing half-written remains.
-pub async fn run(refresher: Arc<Refresher>, shutdown: watch::Receiver<bool>, reports: Reports) {
+///
+/// `keep` names the sources whose schedule survives (a reload, for sources it left
+/// unchanged): they wait for the `next_poll` their state records instead of polling soon.
+pub async fn run(
+    refresher: Arc<Refresher>,
+    shutdown: watch::Receiver<bool>,
+    reports: Reports,
+    keep: &HashSet<String>,
+) {
     let mut tasks = JoinSet::new();
     let now = Utc::now();
     for source in refresher.config.sources.iter().filter(|s| !s.paused) {
         let state = refresher.store.source_state(&source.id).ok().flatten();
-        let delay = first_delay(
-            state.as_ref(),
-            refresher.config.interval_of(source),
-            now,
-            fastrand::f64(),
-        );
+        let interval = refresher.config.interval_of(source);
+        let delay = if keep.contains(&source.id) {
+            kept_delay(state.as_ref(), interval, now, fastrand::f64())
+        } else {
+            first_delay(state.as_ref(), interval, now, fastrand::f64())
+        };
         tasks.spawn(poll_source(
             Arc::clone(&refresher),
             source.clone(),
@@ -96,6 +105,22 @@ pub fn first_delay(
     }
 }
 
+/// When to poll a source whose schedule survives a reload: at the `next_poll` its state
+/// records, or soon if that has passed (or it was never polled: a poll dropped by the
+/// reload left no new time).
+pub fn kept_delay(
+    state: Option<&SourceState>,
+    interval: Duration,
+    now: DateTime<Utc>,
+    random: f64,
+) -> Duration {
+    let soon = first_delay(None, interval, now, random);
+    state
+        .and_then(|s| s.next_poll)
+        .and_then(|next| (next - now).to_std().ok())
+        .map_or(soon, |wait| wait.max(soon))
+}
+
 /// The one log line per poll: source, outcome, HTTP status, new and updated items,
 /// duration.
 pub fn log_report(report: &Report) {
@@ -152,5 +177,23 @@ mod tests {
             ..SourceState::default()
         };
         assert_eq!(first_delay(Some(&overdue), hour, now, 0.0), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_kept_schedule_waits_for_the_recorded_next_poll() {
+        let now = Utc::now();
+        let hour = Duration::from_secs(3600);
+        let healthy = SourceState {
+            next_poll: Some(now + chrono::Duration::minutes(40)),
+            ..SourceState::default()
+        };
+        let d = kept_delay(Some(&healthy), hour, now, 0.0);
+        assert!(d > Duration::from_secs(39 * 60) && d <= Duration::from_secs(40 * 60));
+        let overdue = SourceState {
+            next_poll: Some(now - chrono::Duration::minutes(1)),
+            ..SourceState::default()
+        };
+        assert_eq!(kept_delay(Some(&overdue), hour, now, 0.0), Duration::ZERO);
+        assert_eq!(kept_delay(None, hour, now, 1.0), Duration::from_secs(3));
     }
 }
