@@ -14,6 +14,36 @@ machine() {
   echo "load:   $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine makes figures noisy)"
 }
 
+# python_peers: a virtual environment under bench/out/venv with the Python peers
+# (lemon24/reader, feedparser) from PyPI, created on first use; prints its path. reader
+# vendors a feedparser that imports sgmllib, gone from Python 3: sgmllib3k brings it back.
+python_peers() {
+  local venv=bench/out/venv
+  if ! "$venv/bin/python" -c 'import reader, feedparser, sgmllib' > /dev/null 2>&1; then
+    echo "== installing the Python peers into $venv (pip install reader feedparser sgmllib3k)" >&2
+    python3 -m venv "$venv" >&2 && "$venv/bin/pip" install -q reader feedparser sgmllib3k >&2 || {
+      echo "bench: could not install reader and feedparser into $venv" >&2
+      return 1
+    }
+  fi
+  echo "$venv"
+}
+
+# timed LABEL CMD…: run CMD under GNU time, its output in $TIMED_DIR/LABEL.out and .err
+# (TIMED_DIR defaults to bench/out); stops the script if CMD fails. Sets WALL (s), CPU
+# (user + sys of all threads, s) and RSS (peak, MiB).
+timed() {
+  local label=$1 dir=${TIMED_DIR:-bench/out} user sys kib
+  shift
+  /usr/bin/time -f "%e %U %S %M" -o "$dir/time.txt" "$@" > "$dir/$label.out" 2> "$dir/$label.err" || {
+    echo "bench: $label failed (see $dir/$label.err)" >&2
+    exit 1
+  }
+  read -r WALL user sys kib < "$dir/time.txt"
+  CPU=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
+  RSS=$(awk -v k="$kib" 'BEGIN { printf "%.1f", k / 1024 }')
+}
+
 # need CMD HINT: stop with a message naming how to install CMD when it is missing.
 need() {
   command -v "$1" > /dev/null 2>&1 || {
@@ -43,6 +73,13 @@ record() {
 # the parse benchmark, when asked for, is still this checkout's.
 build_relais() {
   mkdir -p bench/out/bin || return 1
+  # BUILD=0: measure the binaries a previous script run left in bench/out/bin (saves a
+  # release build when only the farm or the peers changed).
+  if [ "${BUILD:-1}" = 0 ] && [ -x bench/out/bin/relais ] && { [ "${1:-}" != bench ] || [ -x bench/out/bin/parse-bench ]; }; then
+    echo "== measuring the binaries already in bench/out/bin (BUILD=0)" >&2
+    echo "${RELAIS_BIN:-bench/out/bin/relais}"
+    return
+  fi
   if [ -z "${RELAIS_BIN:-}" ]; then
     # The binary as `cargo build --release` makes it (no dev-dependencies unified in).
     compile_fresh bin --bin relais || return 1
@@ -101,7 +138,13 @@ wait_for() {
   done
 }
 
-# start_nginx ROOT DIR: serve the files under ROOT statically on a free 127.0.0.1 port,
+# free_port: a TCP port free on 127.0.0.1 now.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# start_nginx ROOT DIR [PORT]: serve the files under ROOT statically on 127.0.0.1:PORT
+# (default: a free port),
 # with ETags and precompressed FILE.gz (gzip_static), from a configuration written to
 # DIR/nginx.conf; pid, logs and temporary files stay in DIR. No system service is used:
 # nginx runs in the foreground as the current user, in the background of this script.
@@ -110,7 +153,7 @@ start_nginx() {
   local root prefix port user_line=
   mkdir -p "$2/tmp" || return 1
   root=$(cd "$1" && pwd) && prefix=$(cd "$2" && pwd) || return 1
-  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  port=${3:-$(free_port)}
   # As root, nginx's workers would otherwise switch to `nobody`, who may not read ROOT.
   [ "$(id -u)" -eq 0 ] && user_line="user $(id -un) $(id -gn);"
   cat > "$prefix/nginx.conf" <<NGINX

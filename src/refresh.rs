@@ -257,8 +257,11 @@ impl Refresher {
         };
         state.next_poll = Some(next_poll);
         let stored = matches!(outcome, Outcome::Stored { .. });
+        // Nothing but the poll's time changed: no need to wait for the disk (see
+        // `Store::save_source_state_unflushed`).
+        let durable = !matches!(outcome, Outcome::NotModified | Outcome::Unchanged);
         if !stored {
-            if let Err(e) = self.save_state(state).await {
+            if let Err(e) = self.save_state(state, durable).await {
                 tracing::error!(source = %source.id, error = %e, "cannot save source state");
             }
         }
@@ -289,8 +292,14 @@ impl Refresher {
             .map_err(|e| format!("{id}: cannot store items: {e}"))
     }
 
-    async fn save_state(&self, state: SourceState) -> Result<(), String> {
+    async fn save_state(&self, state: SourceState, durable: bool) -> Result<(), String> {
         let store = Arc::clone(&self.store);
+        if !durable {
+            // A plain sled insert: no I/O to wait for, no blocking task to hand it to.
+            return store
+                .save_source_state_unflushed(&state)
+                .map_err(|e| e.to_string());
+        }
         tokio::task::spawn_blocking(move || store.save_source_state(&state))
             .await
             .map_err(|e| e.to_string())?

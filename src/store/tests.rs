@@ -363,3 +363,38 @@ fn an_index_built_by_another_matching_is_rebuilt_at_open() {
         .unwrap();
     assert_eq!(store.story_id_of("confluences", "c").unwrap(), story);
 }
+
+#[test]
+fn an_unflushed_source_state_is_read_back_at_once_and_survives_a_clean_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let store = Store::open(&path).unwrap();
+    let before = store
+        .state_changes
+        .load(std::sync::atomic::Ordering::Acquire);
+    store
+        .save_source_state_unflushed(&state("cuf", "\"v2\""))
+        .unwrap();
+    assert_eq!(
+        store.source_state("cuf").unwrap().and_then(|s| s.etag),
+        Some("\"v2\"".to_string())
+    );
+    // Pages show health from this counter: an unflushed save still moves it.
+    assert_eq!(
+        store
+            .state_changes
+            .load(std::sync::atomic::Ordering::Acquire),
+        before + 1
+    );
+    // Dropping the last handle writes what sled still held.
+    drop(store);
+    let store = Store::open(&path).unwrap();
+    assert_eq!(
+        store.source_state("cuf").unwrap().and_then(|s| s.etag),
+        Some("\"v2\"".to_string())
+    );
+    let err = store
+        .save_source_state_unflushed(&state("", "\"x\""))
+        .expect_err("an empty id is refused as by the flushed save");
+    assert!(matches!(err, StoreError::InvalidSource { .. }), "{err:?}");
+}
