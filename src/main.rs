@@ -27,10 +27,12 @@ fn main() -> ExitCode {
 }
 
 /// Logs go to stderr. The daemon logs at info by default; one-shot commands only warn,
-/// so their stdout stays the answer. RUST_LOG overrides either.
+/// so their stdout stays the answer. RUST_LOG overrides either. tokio-cron-scheduler
+/// narrates its own start-up at info ("Uninited", "Job creator created"): noise for
+/// operators, so the daemon's default keeps it to warnings.
 fn start_logging(cli: &Cli) {
     let default = match cli.command {
-        Command::Run => "info",
+        Command::Run => "info,tokio_cron_scheduler=warn",
         _ => "warn",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
