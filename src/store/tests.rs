@@ -363,3 +363,27 @@ fn an_index_built_by_another_matching_is_rebuilt_at_open() {
         .unwrap();
     assert_eq!(store.story_id_of("confluences", "c").unwrap(), story);
 }
+
+#[test]
+fn verify_finds_a_story_counter_behind_the_stories() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db")).unwrap();
+    store
+        .apply_poll(&state("ifradel", "e"), vec![item("a", "h", day(1))], day(2))
+        .unwrap();
+    let story = store.story_id_of("ifradel", "a").unwrap().unwrap();
+    assert_eq!(store.verify().unwrap().stories, 1);
+    // A counter that would hand out the id of a story that exists.
+    store
+        .t
+        .meta
+        .insert(stories::STORY_SEQ_KEY, &story.to_be_bytes()[..])
+        .unwrap();
+    let err = store.verify().unwrap_err().to_string();
+    assert!(
+        err.ends_with(&format!(
+            "corrupt story counter: next id {story}, but story {story} exists"
+        )),
+        "{err}"
+    );
+}
