@@ -603,6 +603,9 @@ struct Tally {
     acked: u64,
     in_flight: u64,
     in_flight_written: u64,
+    /// What the store held at the last check.
+    items: u64,
+    stories: u64,
     failures: Vec<String>,
 }
 
@@ -620,7 +623,8 @@ fn parent() {
     let tally = run(&o, &dir);
     println!(
         "crash: seed {}, {} iterations, {} kills ({} during open), {} steps acknowledged, \
-         {} in flight at the kill ({} found written, the others absent), {} failures, {:.0?}",
+         {} in flight at the kill ({} found written, the others absent), {} failures, {:.0?}; \
+         the store holds {} items in {} stories",
         o.seed,
         tally.iterations,
         tally.kills,
@@ -629,7 +633,9 @@ fn parent() {
         tally.in_flight,
         tally.in_flight_written,
         tally.failures.len(),
-        started.elapsed()
+        started.elapsed(),
+        tally.items,
+        tally.stories
     );
     for f in &tally.failures {
         println!("FAILURE {f}");
@@ -689,7 +695,10 @@ fn run(o: &Options, dir: &Path) -> Tally {
             None => run_verifier(dir, &store, &reference, acked, pending),
         };
         match result {
-            Ok(v) => tally.in_flight_written += u64::from(v.pending_written == Some(true)),
+            Ok(v) => {
+                tally.in_flight_written += u64::from(v.pending_written == Some(true));
+                (tally.items, tally.stories) = (v.items, v.stories);
+            }
             Err(e) => {
                 let f = format!(
                     "seed {} iteration {iteration} (store {}): {e}",
