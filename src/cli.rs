@@ -2,6 +2,8 @@
 //! results on stdout (one JSON document with `--json`) and leave logs to stderr. Every
 //! error becomes one line naming the file, source or key; `main` maps it to exit code 1.
 
+pub mod curate;
+
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,7 +15,7 @@ use serde_json::json;
 
 use crate::config::{Config, Location};
 use crate::fetch::Fetcher;
-use crate::model::{Item, SourceState, SourceStatus, Story};
+use crate::model::{Item, Story};
 use crate::normalise::{self, Context};
 use crate::parse;
 use crate::publish::Publisher;
@@ -135,6 +137,16 @@ pub enum Command {
         #[command(subcommand)]
         action: StoriesCommand,
     },
+    /// Curation: pin a story at the top of a channel, hide it (one channel or
+    /// everywhere), edit its republished title and summary, add it to a channel by hand;
+    /// every action goes to an audit log (`curate log`). STORY is a story id or
+    /// SOURCE/ITEM-ID.
+    ///
+    /// Example: relais curate pin 42 --channel cooperation-decentralisee
+    Curate {
+        #[command(subcommand)]
+        action: curate::CurateCommand,
+    },
     /// Evaluate story matching on labelled pairs (JSON lines: {"a": {source, title,
     /// summary, url, published}, "b": {…}, "same": bool, "kind": "…"}, `same` and
     /// `kind` optional): every item goes through the real matching in a temporary store,
@@ -253,6 +265,20 @@ fn open_store(config: &Config) -> anyhow::Result<Store> {
     Ok(Store::open_with(&config.store.path, &options)?)
 }
 
+/// Loads the configuration, opens the store and runs `command` with them, writing to
+/// stdout.
+fn with_store(
+    cli: &Cli,
+    command: impl FnOnce(&Config, &Store, &mut dyn Write) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let config = load_config(cli)?;
+    let store = open_store(&config)?;
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    command(&config, &store, &mut out)?;
+    out.flush()?;
+    Ok(())
+}
+
 /// Run the command line. Errors are meant for a human: one line, naming what is wrong.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
@@ -286,6 +312,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Restore { file } => restore(&load_config(&cli)?, file),
         Command::Digest(command) => digest(load_config(&cli)?, command),
         Command::Stories { action } => stories_command(&load_config(&cli)?, action),
+        Command::Curate { action } => with_store(&cli, |c, s, out| curate::run(c, s, action, out)),
         Command::DedupEval { file, json } => crate::dedup_eval::run(file, *json),
     }
 }
@@ -370,6 +397,34 @@ fn check(cli: &Cli) -> anyhow::Result<()> {
             smtp.security,
             humantime::format_duration(smtp.timeout)
         );
+    }
+    println!(
+        "  health:   silent after {} without a new item",
+        humantime::format_duration(config.health.silent_after)
+    );
+    if let Some(a) = &config.alerts {
+        println!(
+            "  alerts:   to {}, failing for more than {}, checked every {}{}",
+            a.to.join(", "),
+            humantime::format_duration(a.failing_after),
+            humantime::format_duration(a.check_every),
+            a.weekly_summary
+                .as_ref()
+                .map(|s| format!(", weekly summary `{s}` in {}", a.timezone))
+                .unwrap_or_default()
+        );
+    }
+    if let Some(admin) = &config.admin {
+        match admin.token {
+            Some(_) => println!(
+                "  admin:    API on /admin/api/ (token from ${}, acting as `{}`)",
+                admin.token_env, admin.label
+            ),
+            None => println!(
+                "  admin:    API off: ${} is not set (or empty)",
+                admin.token_env
+            ),
+        }
     }
     println!("  store:    {}", config.store.path.display());
     let window = config.stories.window.as_secs();
@@ -478,74 +533,16 @@ fn fetch(config: Config, only: &[String]) -> anyhow::Result<()> {
 
 fn sources(config: &Config, json: bool) -> anyhow::Result<()> {
     let store = open_store(config)?;
-    let mut rows = Vec::with_capacity(config.sources.len());
-    for source in &config.sources {
-        let state = store.source_state(&source.id)?;
-        let items = store.count_items(Some(&source.id))?;
-        rows.push((source, state, items));
-    }
+    let now = Utc::now();
     let mut out = std::io::stdout().lock();
     if json {
-        let list: Vec<_> = rows
-            .iter()
-            .map(|(source, state, items)| source_json(source, state.as_ref(), *items))
-            .collect();
-        serde_json::to_writer_pretty(&mut out, &json!({ "sources": list }))?;
+        let doc = crate::health::sources_document(config, &store, now)?;
+        serde_json::to_writer_pretty(&mut out, &doc)?;
         writeln!(out)?;
         return Ok(());
     }
-    for (source, state, items) in &rows {
-        let status = SourceStatus::of(state.as_ref(), source.paused);
-        let s = state.as_ref();
-        let when = |d: Option<DateTime<Utc>>| d.map_or_else(|| "never".into(), short_time);
-        let health = match status {
-            SourceStatus::Failing => format!(
-                "failing since {} ({} failures)",
-                when(s.and_then(|s| s.failing_since)),
-                s.map_or(0, |s| s.failures)
-            ),
-            SourceStatus::Retired => {
-                format!("retired {}", when(s.and_then(|s| s.retired_at)))
-            }
-            other => other.as_str().to_string(),
-        };
-        writeln!(out, "{:<20} {}", source.id, health)?;
-        writeln!(out, "    {} — {}", source.title, source.location)?;
-        writeln!(
-            out,
-            "    {items} items; last success {}; next poll {}",
-            when(s.and_then(|s| s.last_success)),
-            when(s.and_then(|s| s.next_poll)),
-        )?;
-        if let Some(error) = s.and_then(|s| s.last_error.as_deref()) {
-            writeln!(out, "    last error: {error}")?;
-        }
-    }
+    crate::health::write_text(&mut out, &crate::health::gather(config, &store, now)?, now)?;
     Ok(())
-}
-
-fn source_json(
-    source: &crate::config::Source,
-    state: Option<&SourceState>,
-    items: u64,
-) -> serde_json::Value {
-    let status = SourceStatus::of(state, source.paused);
-    json!({
-        "id": source.id,
-        "title": source.title,
-        "url": source.location.to_string(),
-        "status": status.as_str(),
-        "last_success": state.and_then(|s| s.last_success),
-        "last_error": state.and_then(|s| s.last_error.clone()),
-        "failures": state.map_or(0, |s| s.failures),
-        "failing_since": state.and_then(|s| s.failing_since),
-        "next_poll": state.and_then(|s| s.next_poll),
-        "last_status": state.and_then(|s| s.last_status),
-        "last_new_item": state.and_then(|s| s.last_new_item),
-        "retired_at": state.and_then(|s| s.retired_at),
-        "permanent_url": state.and_then(|s| s.permanent_url.clone()),
-        "items": items,
-    })
 }
 
 fn items(config: &Config, source: Option<&str>, limit: usize, json: bool) -> anyhow::Result<()> {
@@ -640,7 +637,9 @@ fn channel_items(
         stories.push(visit.story);
         true
     })?;
-    let explanation = crate::curate::explain(channel, &config.sources, &stories);
+    let decisions = store.curation()?;
+    let explanation =
+        crate::curate::explain_curated(channel, &config.sources, &stories, &decisions, Utc::now());
     let mut out = BufWriter::new(std::io::stdout().lock());
     match why {
         Some(asked) if !asked.is_empty() => {
@@ -667,6 +666,7 @@ fn channel_items(
                 .iter()
                 .take(limit)
                 .map(|(story, kept)| {
+                    let story = &decisions.edited((*story).clone());
                     let mut v = item_json(&story.item, Some(story));
                     if why.is_some() {
                         if let Some(map) = v.as_object_mut() {
@@ -684,7 +684,7 @@ fn channel_items(
         }
         _ => {
             for (story, kept) in explanation.kept.iter().take(limit) {
-                item_line(&mut out, &story.item)?;
+                item_line(&mut out, &decisions.edited((*story).clone()).item)?;
                 if why.is_some() {
                     writeln!(out, "{:18}{} ({kept})", "", story.id)?;
                 }

@@ -25,6 +25,67 @@ pub struct Config {
     pub smtp: Option<SmtpConfig>,
     pub digests: Vec<Digest>,
     pub stories: StoriesConfig,
+    /// When a source counts as silent (`[health]`).
+    pub health: HealthConfig,
+    /// Who hears of failing and silent sources (`[alerts]`); none when absent.
+    pub alerts: Option<AlertsConfig>,
+    /// The admin API (`[admin]`); `None` when the section is absent.
+    pub admin: Option<AdminConfig>,
+}
+
+/// Source health thresholds (`[health]`), used wherever health is shown: `relais
+/// sources`, `/`, `/metrics`, the admin API and alerts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthConfig {
+    /// A source polled fine but without a new item for this long is `silent`.
+    pub silent_after: Duration,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        HealthConfig {
+            silent_after: Duration::from_secs(45 * 86_400),
+        }
+    }
+}
+
+/// Operator alerts by email (`[alerts]`), sent through `[smtp]`.
+#[derive(Debug, Clone)]
+pub struct AlertsConfig {
+    pub to: Vec<String>,
+    /// `Name <address>` or an address; defaults to the first digest's sender.
+    pub from: String,
+    /// A source failing for longer than this is alerted on.
+    pub failing_after: Duration,
+    /// How often the sources' health is checked (also after every poll).
+    pub check_every: Duration,
+    /// When a weekly health summary goes out, in `timezone`; none when unset.
+    pub weekly_summary: Option<crate::digest::Schedule>,
+    pub timezone: chrono_tz::Tz,
+    pub locale: Locale,
+}
+
+/// The admin API (`[admin]`): on only when `token_env` names a variable that is set and
+/// not empty when the configuration is loaded.
+#[derive(Clone)]
+pub struct AdminConfig {
+    /// The environment variable holding the bearer token: the secret never lives in the
+    /// file.
+    pub token_env: String,
+    /// The token, read from `token_env` at load; `None` (API off) when unset or empty.
+    pub token: Option<String>,
+    /// Who the audit log says acted through the API.
+    pub label: String,
+}
+
+impl std::fmt::Debug for AdminConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminConfig")
+            .field("token_env", &self.token_env)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("label", &self.label)
+            .finish()
+    }
 }
 
 /// How items are grouped into stories (`[stories]`).
@@ -359,6 +420,10 @@ impl Config {
             }
             digests.push(rd.validate(here, &dir, &key, &channels)?);
         }
+        let alerts = match raw.alerts {
+            Some(ra) => Some(ra.validate(here, smtp.is_some(), &digests)?),
+            None => None,
+        };
 
         Ok(Config {
             path: path.to_path_buf(),
@@ -374,8 +439,19 @@ impl Config {
                     .and_then(|s| s.window)
                     .map_or(crate::stories::DEFAULT_WINDOW, |d| d.0),
             },
+            health: HealthConfig {
+                silent_after: raw
+                    .health
+                    .and_then(|h| h.silent_after)
+                    .map_or(HealthConfig::default().silent_after, |d| d.0),
+            },
+            alerts,
             smtp,
             digests,
+            admin: match raw.admin {
+                Some(ra) => Some(ra.validate(here)?),
+                None => None,
+            },
         })
     }
 
@@ -527,6 +603,186 @@ struct RawConfig {
     smtp: Option<RawSmtp>,
     #[serde(default)]
     digest: Vec<RawDigest>,
+    health: Option<RawHealth>,
+    alerts: Option<RawAlerts>,
+    admin: Option<RawAdmin>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHealth {
+    silent_after: Option<HumanDuration>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAlerts {
+    to: Spanned<OneOrMany>,
+    from: Option<Spanned<String>>,
+    failing_after: Option<HumanDuration>,
+    check_every: Option<HumanDuration>,
+    weekly_summary: Option<Spanned<String>>,
+    timezone: Option<Spanned<String>>,
+    locale: Option<Spanned<String>>,
+}
+
+impl RawAlerts {
+    fn validate(
+        self,
+        at: Located<'_>,
+        has_smtp: bool,
+        digests: &[Digest],
+    ) -> Result<AlertsConfig, ConfigError> {
+        if !has_smtp {
+            return Err(at.error(
+                &self.to,
+                "alerts",
+                "alerts need an [smtp] section to be sent".into(),
+            ));
+        }
+        let to = recipients(&self.to, at, "alerts.to")?;
+        let from = match &self.from {
+            Some(f) => {
+                mailbox(f.get_ref()).map_err(|m| at.error(f, "alerts.from", m))?;
+                f.get_ref().trim().to_string()
+            }
+            None => match digests.first() {
+                Some(d) => d.from.clone(),
+                None => {
+                    return Err(at.error(
+                        &self.to,
+                        "alerts.from",
+                        "alerts need a sender: set `from` (no [[digest]] gives one)".into(),
+                    ))
+                }
+            },
+        };
+        let weekly_summary = match &self.weekly_summary {
+            Some(text) => Some(
+                crate::digest::Schedule::parse(text.get_ref())
+                    .map_err(|m| at.error(text, "alerts.weekly_summary", m))?,
+            ),
+            None => None,
+        };
+        Ok(AlertsConfig {
+            to,
+            from,
+            failing_after: self
+                .failing_after
+                .map_or(Duration::from_secs(24 * 3600), |d| d.0),
+            check_every: self
+                .check_every
+                .map_or(Duration::from_secs(10 * 60), |d| d.0),
+            weekly_summary,
+            timezone: timezone(self.timezone.as_ref(), at, "alerts.timezone")?,
+            locale: locale(self.locale.as_ref(), at, "alerts.locale")?,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAdmin {
+    token_env: Spanned<String>,
+    label: Option<Spanned<String>>,
+}
+
+impl RawAdmin {
+    fn validate(self, at: Located<'_>) -> Result<AdminConfig, ConfigError> {
+        let name = self.token_env.get_ref();
+        if !valid_env_name(name) {
+            return Err(at.error(
+                &self.token_env,
+                "admin.token_env",
+                format!("invalid variable name `{name}`: the name of an environment variable, not the token"),
+            ));
+        }
+        let label = match &self.label {
+            Some(l) => {
+                let text = l.get_ref().trim();
+                if text.is_empty()
+                    || text.chars().count() > 64
+                    || text.chars().any(char::is_control)
+                    || text == "cli"
+                {
+                    return Err(at.error(
+                        l,
+                        "admin.label",
+                        format!("invalid label `{}`: 1 to 64 characters, not `cli` (the command line's)", l.get_ref()),
+                    ));
+                }
+                text.to_string()
+            }
+            None => "api".to_string(),
+        };
+        let token = std::env::var(name).ok().filter(|t| !t.is_empty());
+        Ok(AdminConfig {
+            token_env: self.token_env.into_inner(),
+            token,
+            label,
+        })
+    }
+}
+
+/// A time zone by IANA name; Europe/Paris when unset.
+fn timezone(
+    value: Option<&Spanned<String>>,
+    at: Located<'_>,
+    key: &str,
+) -> Result<chrono_tz::Tz, ConfigError> {
+    match value {
+        None => Ok(chrono_tz::Europe::Paris),
+        Some(tz) => tz.get_ref().trim().parse::<chrono_tz::Tz>().map_err(|_| {
+            at.error(
+                tz,
+                key,
+                format!(
+                    "unknown time zone `{}`: use an IANA name such as Europe/Paris",
+                    tz.get_ref()
+                ),
+            )
+        }),
+    }
+}
+
+/// `fr` or `en`; French when unset.
+fn locale(
+    value: Option<&Spanned<String>>,
+    at: Located<'_>,
+    key: &str,
+) -> Result<Locale, ConfigError> {
+    match value {
+        None => Ok(Locale::Fr),
+        Some(v) => match v.get_ref().as_str() {
+            "fr" => Ok(Locale::Fr),
+            "en" => Ok(Locale::En),
+            other => Err(at.error(v, key, format!("unknown locale `{other}`: use fr or en"))),
+        },
+    }
+}
+
+/// One address or a list, at least one, each a valid mailbox.
+fn recipients(
+    value: &Spanned<OneOrMany>,
+    at: Located<'_>,
+    key: &str,
+) -> Result<Vec<String>, ConfigError> {
+    let to: Vec<String> = match value.get_ref() {
+        OneOrMany::One(s) => vec![s.clone()],
+        OneOrMany::Many(v) => v.clone(),
+    };
+    if to.is_empty() {
+        return Err(at.error(value, key, "at least one recipient is needed".into()));
+    }
+    for address in &to {
+        mailbox(address).map_err(|m| at.error(value, key, m))?;
+    }
+    Ok(to.into_iter().map(|t| t.trim().to_string()).collect())
+}
+
+/// An environment variable's name (what `*_env` keys hold): letters, digits, `_`.
+fn valid_env_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 #[derive(Deserialize)]
@@ -582,12 +838,7 @@ impl RawSmtp {
             },
         };
         if let Some(name) = &self.password_env {
-            let ok = !name.get_ref().is_empty()
-                && name
-                    .get_ref()
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_');
-            if !ok {
+            if !valid_env_name(name.get_ref()) {
                 return Err(at.error(
                     name,
                     "smtp.password_env",
@@ -659,19 +910,7 @@ impl RawDigest {
             let value = self.schedule.as_ref().map_or(&self.id, |s| s);
             at.error(value, &format!("{key}.schedule"), message)
         })?;
-        let timezone = match &self.timezone {
-            None => chrono_tz::Europe::Paris,
-            Some(tz) => tz.get_ref().trim().parse::<chrono_tz::Tz>().map_err(|_| {
-                at.error(
-                    tz,
-                    &format!("{key}.timezone"),
-                    format!(
-                        "unknown time zone `{}`: use an IANA name such as Europe/Paris",
-                        tz.get_ref()
-                    ),
-                )
-            })?,
-        };
+        let timezone = timezone(self.timezone.as_ref(), at, &format!("{key}.timezone"))?;
         if self.channels.get_ref().is_empty() {
             return Err(at.error(
                 &self.channels,
@@ -690,33 +929,8 @@ impl RawDigest {
         }
         mailbox(self.from.get_ref())
             .map_err(|m| at.error(&self.from, &format!("{key}.from"), m))?;
-        let to = self.to.get_ref();
-        let to: Vec<String> = match to {
-            OneOrMany::One(s) => vec![s.clone()],
-            OneOrMany::Many(v) => v.clone(),
-        };
-        if to.is_empty() {
-            return Err(at.error(
-                &self.to,
-                &format!("{key}.to"),
-                "a digest needs at least one recipient".into(),
-            ));
-        }
-        for address in &to {
-            mailbox(address).map_err(|m| at.error(&self.to, &format!("{key}.to"), m))?;
-        }
-        let locale = match self.locale.as_ref().map(|l| l.get_ref().as_str()) {
-            None | Some("fr") => Locale::Fr,
-            Some("en") => Locale::En,
-            Some(other) => {
-                let value = self.locale.as_ref().map_or(&self.id, |l| l);
-                return Err(at.error(
-                    value,
-                    &format!("{key}.locale"),
-                    format!("unknown locale `{other}`: use fr or en"),
-                ));
-            }
-        };
+        let to = recipients(&self.to, at, &format!("{key}.to"))?;
+        let locale = locale(self.locale.as_ref(), at, &format!("{key}.locale"))?;
         let empty = match self.empty.as_ref().map(|e| e.get_ref().as_str()) {
             None | Some("skip") => EmptyPolicy::Skip,
             Some("note") => EmptyPolicy::Note,
@@ -773,7 +987,7 @@ impl RawDigest {
                 .map(Spanned::into_inner)
                 .collect(),
             from: self.from.into_inner().trim().to_string(),
-            to: to.into_iter().map(|t| t.trim().to_string()).collect(),
+            to,
             locale,
             unsubscribe,
             empty,
@@ -1441,6 +1655,92 @@ empty = "note"
     }
 
     #[test]
+    fn health_and_alerts_are_read_with_defaults_and_checked() {
+        let c = Config::parse("", Path::new("/etc/relais/relais.toml")).unwrap();
+        assert_eq!(c.health.silent_after, Duration::from_secs(45 * 86_400));
+        assert!(c.alerts.is_none());
+
+        let smtp = "[smtp]\nhost = \"127.0.0.1\"\nsecurity = \"none\"\n";
+        let text = format!(
+            "[health]\nsilent_after = \"30d\"\n{smtp}[alerts]\nto = \"admin@example.org\"\nfrom = \"relais <relais@example.org>\"\n"
+        );
+        let c = Config::parse(&text, Path::new("/etc/relais/relais.toml")).unwrap();
+        assert_eq!(c.health.silent_after, Duration::from_secs(30 * 86_400));
+        let a = c.alerts.unwrap();
+        assert_eq!(a.to, ["admin@example.org"]);
+        assert_eq!(a.from, "relais <relais@example.org>");
+        assert_eq!(a.failing_after, Duration::from_secs(24 * 3600));
+        assert_eq!(a.check_every, Duration::from_secs(600));
+        assert!(a.weekly_summary.is_none());
+        assert_eq!(a.timezone, chrono_tz::Europe::Paris);
+        assert_eq!(a.locale, Locale::Fr);
+
+        // Without `from`, the first digest's sender.
+        let text = format!(
+            "[[channel]]\nid = \"c\"\n{smtp}[[digest]]\nid = \"d\"\nchannels = [\"c\"]\nfrom = \"Veille <v@example.org>\"\nto = \"l@example.org\"\n[alerts]\nto = [\"a@example.org\", \"b@example.org\"]\nfailing_after = \"2h\"\ncheck_every = \"1m\"\nweekly_summary = \"0 0 8 * * Mon\"\nlocale = \"en\"\n"
+        );
+        let a = Config::parse(&text, Path::new("/x/relais.toml"))
+            .unwrap()
+            .alerts
+            .unwrap();
+        assert_eq!(a.from, "Veille <v@example.org>");
+        assert_eq!(a.to.len(), 2);
+        assert_eq!(a.failing_after, Duration::from_secs(7200));
+        assert_eq!(a.check_every, Duration::from_secs(60));
+        assert_eq!(a.weekly_summary.unwrap().to_string(), "0 0 8 * * Mon");
+        assert_eq!(a.locale, Locale::En);
+
+        let alerts = "[alerts]\nto = \"a@example.org\"\nfrom = \"r@example.org\"\n";
+        let cases: Vec<(String, &str)> = vec![
+            (
+                "[health]\nsilent_after = \"soon\"\n".into(),
+                "relais.toml:2:16: health.silent_after: invalid duration `soon`",
+            ),
+            (
+                "[health]\nsilent = \"3d\"\n".into(),
+                "relais.toml:2:1: health.silent: unknown field `silent`",
+            ),
+            (alerts.into(), "alerts: alerts need an [smtp] section"),
+            (
+                format!("{smtp}[alerts]\nto = \"a@example.org\"\n"),
+                "alerts.from: alerts need a sender",
+            ),
+            (
+                format!("{smtp}[alerts]\nto = []\nfrom = \"r@example.org\"\n"),
+                "alerts.to: at least one recipient is needed",
+            ),
+            (
+                format!("{smtp}[alerts]\nto = \"admin\"\nfrom = \"r@example.org\"\n"),
+                "alerts.to: invalid address `admin`",
+            ),
+            (
+                format!("{smtp}{alerts}failing_after = \"0s\"\n"),
+                "alerts.failing_after: invalid duration `0s`: must be more than zero",
+            ),
+            (
+                format!("{smtp}{alerts}weekly_summary = \"mondays\"\n"),
+                "alerts.weekly_summary: invalid cron expression `mondays`",
+            ),
+            (
+                format!("{smtp}{alerts}timezone = \"Paris\"\n"),
+                "alerts.timezone: unknown time zone `Paris`",
+            ),
+            (
+                format!("{smtp}{alerts}locale = \"de\"\n"),
+                "alerts.locale: unknown locale `de`",
+            ),
+            (
+                format!("{smtp}{alerts}cc = \"x@example.org\"\n"),
+                "alerts.cc: unknown field `cc`",
+            ),
+        ];
+        for (text, expected) in cases {
+            let got = error_of(&text);
+            assert!(got.contains(expected), "expected `{expected}`, got `{got}`");
+        }
+    }
+
+    #[test]
     fn a_sources_file_adds_sources_and_its_errors_name_it() {
         let dir = tempfile::tempdir().unwrap();
         let main = dir.path().join("relais.toml");
@@ -1494,5 +1794,65 @@ empty = "note"
         assert_eq!(parse_size("MiB"), None);
         assert_eq!(parse_size("99999999999999999999GiB"), None);
         assert_eq!(parse_size("10 parsecs"), None);
+    }
+
+    #[test]
+    fn admin_table() {
+        // Each test variable is this test's own, so parallel tests cannot disturb it.
+        std::env::set_var("RELAIS_TEST_ADMIN_SET", "s3cret-token");
+        std::env::set_var("RELAIS_TEST_ADMIN_EMPTY", "");
+        let admin = |section: &str| {
+            Config::parse(section, Path::new("/etc/relais/relais.toml"))
+                .map(|c| c.admin.map(|a| (a.token, a.label)))
+        };
+        assert_eq!(admin("").unwrap(), None);
+        assert_eq!(
+            admin("[admin]\ntoken_env = \"RELAIS_TEST_ADMIN_SET\"\n").unwrap(),
+            Some((Some("s3cret-token".to_string()), "api".to_string()))
+        );
+        assert_eq!(
+            admin("[admin]\ntoken_env = \"RELAIS_TEST_ADMIN_SET\"\nlabel = \"équipe veille\"\n")
+                .unwrap(),
+            Some((
+                Some("s3cret-token".to_string()),
+                "équipe veille".to_string()
+            ))
+        );
+        for off in ["RELAIS_TEST_ADMIN_EMPTY", "RELAIS_TEST_ADMIN_NEVER_SET"] {
+            let text = format!("[admin]\ntoken_env = \"{off}\"\n");
+            assert_eq!(
+                admin(&text).unwrap(),
+                Some((None, "api".to_string())),
+                "{off}"
+            );
+        }
+        let errors = [
+            (
+                "[admin]\ntoken_env = \"s3cret token!\"\n",
+                "2:13: admin.token_env: invalid variable name",
+            ),
+            (
+                "[admin]\ntoken_env = \"X\"\nlabel = \"cli\"\n",
+                "3:9: admin.label: invalid label",
+            ),
+            (
+                "[admin]\ntoken_env = \"X\"\ntoken = \"inline\"\n",
+                "admin.token",
+            ),
+            ("[admin]\nlabel = \"x\"\n", "token_env"),
+        ];
+        for (text, want) in errors {
+            let got = error_of(text);
+            assert!(got.contains(want), "{text:?}: {got}");
+        }
+        let config = Config::parse(
+            "[admin]\ntoken_env = \"RELAIS_TEST_ADMIN_SET\"\n",
+            Path::new("/etc/relais/relais.toml"),
+        );
+        let debug = format!("{config:?}");
+        assert!(
+            !debug.contains("s3cret"),
+            "the token never shows in Debug: {debug}"
+        );
     }
 }

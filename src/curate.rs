@@ -18,12 +18,29 @@
 //!    partner feeds never state one and dropping them would empty French channels.
 //! 4. **Order and size.** Newest first by the primary item's `published`, ties broken by
 //!    story id so that equal dates never reorder between renders; then `max_items`.
+//! 5. **Operators' decisions** ([`decisions`]): added and pinned stories are listed
+//!    whatever the rules say, hidden ones never; pinned stories come first; edits replace
+//!    the republished title and summary. [`Curator`] applies rules and decisions together.
+
+mod decisions;
 
 use std::collections::HashMap;
 use std::fmt;
 
+use chrono::{DateTime, Utc};
+
 use crate::config::{Channel, Source};
 use crate::model::Story;
+
+pub use decisions::{
+    parse_until, Action, ActionError, ActionFields, Change, ChannelView, Decisions, Edit, Hidden,
+    Pin, StoryDecisions,
+};
+
+/// The channel an action names when the configuration has no such channel.
+pub fn unknown_channel<'a>(config: &crate::config::Config, action: &'a Action) -> Option<&'a str> {
+    action.channel().filter(|c| config.channel(c).is_none())
+}
 
 /// `text` reduced to what phrase matching compares: lower case, diacritics removed
 /// (Latin-1 and Latin Extended-A letters by table, combining marks dropped), ligatures
@@ -178,6 +195,8 @@ pub enum Membership {
     Tag { source: String, tag: String },
     /// The channel names neither sources nor tags: every configured source belongs.
     AllSources { source: String },
+    /// No rule keeps it: an operator added or pinned it here.
+    Operator,
 }
 
 /// The rules that kept a story.
@@ -186,6 +205,10 @@ pub struct Kept {
     pub membership: Membership,
     /// The include phrase that matched; `None` when the channel has no include phrase.
     pub include: Option<PhraseMatch>,
+    /// Pinned by an operator: `Some(until)`, `Some(None)` for no end.
+    pub pinned: Option<Option<DateTime<Utc>>>,
+    /// Added to the channel by an operator.
+    pub added: bool,
 }
 
 /// The rule that left a story out.
@@ -201,6 +224,8 @@ pub enum LeftOut {
     Language { lang: String, wanted: String },
     /// It matched, but `max_items` newer stories come before it.
     BeyondMaxItems { rank: usize, max_items: usize },
+    /// An operator hid it (hiding wins over everything).
+    Hidden(Hidden),
 }
 
 impl fmt::Display for Membership {
@@ -211,6 +236,7 @@ impl fmt::Display for Membership {
             Membership::AllSources { source } => {
                 write!(f, "all sources (the channel names none; source `{source}`)")
             }
+            Membership::Operator => write!(f, "by operator"),
         }
     }
 }
@@ -228,7 +254,23 @@ impl fmt::Display for PhraseMatch {
 
 impl fmt::Display for Kept {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "kept: {}", self.membership)?;
+        write!(f, "kept: ")?;
+        let mut parts = Vec::new();
+        match self.pinned {
+            Some(Some(until)) => parts.push(format!(
+                "pinned by operator until {}",
+                until.format("%Y-%m-%d %H:%M UTC")
+            )),
+            Some(None) => parts.push("pinned by operator".to_string()),
+            None => {}
+        }
+        if self.added {
+            parts.push("added by operator".to_string());
+        }
+        if self.membership != Membership::Operator {
+            parts.push(self.membership.to_string());
+        }
+        write!(f, "{}", parts.join("; "))?;
         match &self.include {
             Some(m) => write!(f, "; include {m}"),
             None => Ok(()),
@@ -260,6 +302,7 @@ impl fmt::Display for LeftOut {
                 f,
                 "left out: beyond max_items (rank {rank}, max_items = {max_items})"
             ),
+            LeftOut::Hidden(h) => write!(f, "left out: {h}"),
         }
     }
 }
@@ -346,6 +389,8 @@ impl<'a> Selector<'a> {
         Ok(Kept {
             membership,
             include,
+            pinned: None,
+            added: false,
         })
     }
 
@@ -436,11 +481,83 @@ pub fn sort_newest_first(stories: &mut [&Story]) {
     });
 }
 
-/// The channel as listed: the stories the rules keep, newest first, at most `max_items`.
+/// The channel as listed by its rules alone: the stories they keep, newest first, at
+/// most `max_items`.
 pub fn select<'s>(channel: &Channel, sources: &[Source], stories: &'s [Story]) -> Vec<&'s Story> {
     let mut kept = Selector::new(channel, sources).matching(stories);
     kept.truncate(channel.max_items);
     kept
+}
+
+/// A channel's rules and the operators' decisions about it, applied together: the one
+/// judge of what a channel lists (see the module doc, rule 5).
+#[derive(Debug, Clone)]
+pub struct Curator<'a> {
+    selector: Selector<'a>,
+    view: ChannelView<'a>,
+}
+
+impl<'a> Curator<'a> {
+    pub fn new(
+        channel: &'a Channel,
+        sources: &'a [Source],
+        decisions: &'a Decisions,
+        now: DateTime<Utc>,
+    ) -> Curator<'a> {
+        Curator {
+            selector: Selector::new(channel, sources),
+            view: decisions.channel(&channel.id, now),
+        }
+    }
+
+    pub fn view(&self) -> ChannelView<'a> {
+        self.view
+    }
+
+    /// Every rule but `max_items`, then the operators' decisions: hidden stories are
+    /// out whatever the rules say, added and pinned ones in.
+    pub fn judge(&self, story: &Story) -> Result<Kept, LeftOut> {
+        if let Some(h) = self.view.hidden(&story.id) {
+            return Err(LeftOut::Hidden(h));
+        }
+        let pinned = self.view.pinned(&story.id).map(|p| p.until);
+        let added = self.view.added(&story.id);
+        match self.selector.judge(story) {
+            Ok(kept) => Ok(Kept {
+                pinned,
+                added,
+                ..kept
+            }),
+            Err(_) if pinned.is_some() || added => Ok(Kept {
+                membership: Membership::Operator,
+                include: None,
+                pinned,
+                added,
+            }),
+            Err(left_out) => Err(left_out),
+        }
+    }
+}
+
+/// The channel as republished: rules and decisions applied, pinned stories first, at
+/// most `max_items`, edits applied.
+pub fn select_curated(
+    channel: &Channel,
+    sources: &[Source],
+    stories: &[Story],
+    decisions: &Decisions,
+    now: DateTime<Utc>,
+) -> Vec<Story> {
+    let curator = Curator::new(channel, sources, decisions, now);
+    let mut kept: Vec<&Story> = stories
+        .iter()
+        .filter(|s| curator.judge(s).is_ok())
+        .collect();
+    curator.view().sort(&mut kept);
+    kept.truncate(channel.max_items);
+    kept.into_iter()
+        .map(|s| decisions.edited(s.clone()))
+        .collect()
 }
 
 /// The channel's selection with the reason for every story, for `relais items --why`.
@@ -467,21 +584,34 @@ impl<'s> Explanation<'s> {
 
 /// [`select`], with the rule behind every decision.
 pub fn explain<'s>(channel: &Channel, sources: &[Source], stories: &'s [Story]) -> Explanation<'s> {
-    let selector = Selector::new(channel, sources);
+    explain_curated(
+        channel,
+        sources,
+        stories,
+        &Decisions::default(),
+        DateTime::<Utc>::UNIX_EPOCH,
+    )
+}
+
+/// [`select_curated`] (without the edits), with the rule or decision behind every story.
+pub fn explain_curated<'s>(
+    channel: &Channel,
+    sources: &[Source],
+    stories: &'s [Story],
+    decisions: &Decisions,
+    now: DateTime<Utc>,
+) -> Explanation<'s> {
+    let curator = Curator::new(channel, sources, decisions, now);
     let mut kept = Vec::new();
     let mut left_out = Vec::new();
     for story in stories {
-        match selector.judge(story) {
+        match curator.judge(story) {
             Ok(k) => kept.push((story, k)),
             Err(l) => left_out.push((story, l)),
         }
     }
-    kept.sort_by(|(a, _), (b, _)| {
-        b.item
-            .published
-            .cmp(&a.item.published)
-            .then_with(|| a.id.cmp(&b.id))
-    });
+    let order = curator.view().ordering();
+    kept.sort_by(|(a, _), (b, _)| order(a, b));
     if kept.len() > channel.max_items {
         let beyond = kept.split_off(channel.max_items);
         left_out.extend(beyond.into_iter().enumerate().map(|(i, (story, _))| {
@@ -675,7 +805,9 @@ mod tests {
             e.why("agence/x"),
             Some(Ok(&Kept {
                 membership: Membership::Source("ciedel".into()),
-                include: None
+                include: None,
+                pinned: None,
+                added: false,
             }))
         );
     }
@@ -707,14 +839,18 @@ mod tests {
             why("cuf/t"),
             Some(Ok(Kept {
                 membership: all("cuf"),
-                include: Some(found("coopération", Field::Category))
+                include: Some(found("coopération", Field::Category)),
+                pinned: None,
+                added: false,
             }))
         );
         assert_eq!(
             why("cuf/s"),
             Some(Ok(Kept {
                 membership: all("cuf"),
-                include: Some(found("coopération", Field::Summary))
+                include: Some(found("coopération", Field::Summary)),
+                pinned: None,
+                added: false,
             }))
         );
         // Exclude wins although "coopération" is in the title too.
@@ -818,6 +954,8 @@ mod tests {
                 phrase: "coopération".into(),
                 field: Field::Title,
             }),
+            pinned: None,
+            added: false,
         };
         assert_eq!(
             kept.to_string(),
@@ -829,6 +967,135 @@ mod tests {
         assert_eq!(
             out.to_string(),
             "left out: source not in channel (`a`, `b`)"
+        );
+    }
+
+    #[test]
+    fn operators_decisions_over_the_rules() {
+        let sources = sources();
+        let mut ch = channel();
+        ch.sources = vec!["cuf".into()];
+        ch.max_items = 3;
+        let stories = [
+            story("cuf", "new", "Nouveau", 9),
+            story("cuf", "mid", "Milieu", 5),
+            story("cuf", "old", "Ancien", 1),
+            story("ciedel", "other", "Ailleurs", 7),
+            story("ciedel", "gone", "Caché", 8),
+        ];
+        let now = at(10);
+        let mut decisions = Vec::new();
+        let mut act = |id: &str, action: Action, when: DateTime<Utc>| {
+            let mut d = StoryDecisions::default();
+            d.apply(&action, ("", ""), when).unwrap();
+            decisions.push((id.to_string(), d));
+        };
+        act(
+            "cuf/old",
+            Action::Pin {
+                channel: "c".into(),
+                until: None,
+            },
+            at(2),
+        );
+        act(
+            "ciedel/other",
+            Action::Add {
+                channel: "c".into(),
+            },
+            at(2),
+        );
+        act(
+            "cuf/new",
+            Action::Hide {
+                channel: Some("c".into()),
+            },
+            at(2),
+        );
+        act(
+            "cuf/mid",
+            Action::Edit {
+                title: Some("Titre revu".into()),
+                summary: Some("Court.".into()),
+            },
+            at(2),
+        );
+        let decisions = Decisions::new(decisions, Some(at(2)));
+        let listed = select_curated(&ch, &sources, &stories, &decisions, now);
+        let ids: Vec<&str> = listed.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["cuf/old", "ciedel/other", "cuf/mid"]);
+        let mid = &listed[2];
+        assert_eq!(mid.item.title, "Titre revu");
+        assert_eq!(mid.item.summary, "Court.");
+        assert_eq!(mid.item.content_html, None);
+        assert_eq!(
+            stories[1].item.title, "Milieu",
+            "the stored story is untouched"
+        );
+
+        let e = explain_curated(&ch, &sources, &stories, &decisions, now);
+        let why = |id: &str| match e.why(id) {
+            Some(Ok(k)) => k.to_string(),
+            Some(Err(l)) => l.to_string(),
+            None => "absent".into(),
+        };
+        assert_eq!(
+            why("cuf/old"),
+            "kept: pinned by operator; source `cuf` is named by the channel"
+        );
+        assert_eq!(why("ciedel/other"), "kept: added by operator");
+        assert_eq!(
+            why("cuf/new"),
+            "left out: hidden by operator in this channel"
+        );
+        assert_eq!(
+            why("ciedel/gone"),
+            "left out: source not in channel (`ciedel`)"
+        );
+
+        // Without decisions, the rules alone.
+        let plain = select_curated(&ch, &sources, &stories, &Decisions::default(), now);
+        let ids: Vec<&str> = plain.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["cuf/new", "cuf/mid", "cuf/old"]);
+    }
+
+    #[test]
+    fn an_expired_pin_is_no_pin_and_hiding_everywhere_wins() {
+        let sources = sources();
+        let ch = channel();
+        let stories = [story("cuf", "a", "A", 9), story("cuf", "b", "B", 1)];
+        let mut pinned = StoryDecisions::default();
+        pinned
+            .apply(
+                &Action::Pin {
+                    channel: "c".into(),
+                    until: Some(at(5)),
+                },
+                ("", ""),
+                at(2),
+            )
+            .unwrap();
+        let decisions = Decisions::new([("cuf/b".to_string(), pinned.clone())], None);
+        let order = |now| {
+            select_curated(&ch, &sources, &stories, &decisions, now)
+                .into_iter()
+                .map(|s| s.id)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(order(at(4)), ["cuf/b", "cuf/a"]);
+        assert_eq!(order(at(5)), ["cuf/a", "cuf/b"]);
+        pinned
+            .apply(&Action::Hide { channel: None }, ("", ""), at(3))
+            .unwrap();
+        let decisions = Decisions::new([("cuf/b".to_string(), pinned)], None);
+        let e = explain_curated(&ch, &sources, &stories, &decisions, at(4));
+        assert_eq!(e.why("cuf/b").map(|r| r.is_err()), Some(true));
+        assert_eq!(
+            e.why("cuf/b")
+                .and_then(Result::err)
+                .map(ToString::to_string)
+                .as_deref(),
+            Some("left out: hidden by operator everywhere")
         );
     }
 }

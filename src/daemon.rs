@@ -1,6 +1,7 @@
-//! The daemon (`relais run`): open the store, start polling, serving and sending
-//! digests, and stop cleanly when asked. It receives its listener and its shutdown signal from the caller, so tests
-//! run it on port 0 and stop it without signals.
+//! The daemon (`relais run`): open the store, start polling, serving, sending
+//! digests and checking source health for alerts, and stop cleanly when asked. It
+//! receives its listener and its shutdown signal from the caller, so tests run it on
+//! port 0 and stop it without signals.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -82,15 +83,24 @@ pub async fn run_with_reports(
         let _ = rx.wait_for(|s| *s).await;
     };
     let mut state = AppState::new(Arc::clone(&config), Arc::clone(&store));
-    let digester = Arc::new(crate::digest::Digester::new(
-        Arc::clone(&config),
-        Arc::clone(&store),
-    ));
+    let digester = Arc::new(
+        crate::digest::Digester::new(Arc::clone(&config), Arc::clone(&store))
+            .with_metrics(Arc::clone(&state.metrics)),
+    );
     state.digest_tick = digester.last_tick();
+    let alerter = crate::alerts::Alerter::new(Arc::clone(&config), Arc::clone(&store))
+        .map(|a| Arc::new(a.with_metrics(Arc::clone(&state.metrics))));
+    if let Some(a) = &alerter {
+        state.alerts_check = a.last_check();
+    }
+    // Each poll report wakes the alert checker (a pending wake-up is as good as two).
+    let (alert_nudge, alert_nudged) = tokio::sync::mpsc::channel::<()>(1);
+    let metrics = Arc::clone(&state.metrics);
 
     // Poll reports go to the log, to `reports` (tests), and nudge the WebSub pinger when a
     // poll stored something.
     let (nudge, nudged) = tokio::sync::mpsc::unbounded_channel::<()>();
+    state.changed = Some(nudge.clone());
     let pinger = match &config.websub {
         Some(websub) => {
             let pinger = crate::websub::Pinger::new(
@@ -106,6 +116,8 @@ pub async fn run_with_reports(
     let (report_tx, mut report_rx) = tokio::sync::mpsc::unbounded_channel::<Report>();
     let forward = tokio::spawn(async move {
         while let Some(report) = report_rx.recv().await {
+            metrics.poll(&report);
+            let _ = alert_nudge.try_send(());
             if report.new_items() + report.updated_items() > 0 {
                 let _ = nudge.send(());
             }
@@ -128,6 +140,8 @@ pub async fn run_with_reports(
             stopped.clone(),
         ))
     });
+    let alerting =
+        alerter.map(|a| tokio::spawn(crate::alerts::run(a, alert_nudged, stopped.clone())));
     let pruning = tokio::spawn(prune_loop(
         Arc::clone(&store),
         config.store.retention,
@@ -143,6 +157,9 @@ pub async fn run_with_reports(
     // A digest being sent gets a short grace to finish; its ledger steps are flushed.
     if let Some(digesting) = digesting {
         let _ = digesting.await;
+    }
+    if let Some(alerting) = alerting {
+        let _ = alerting.await;
     }
     // The poll tasks held the report sender: with them gone the forwarder ends. A ping
     // under way is not worth waiting for (readers still poll).

@@ -5,6 +5,7 @@
 //! `config → fetch → parse → normalise → store`, driven by `refresh` (one source, top to
 //! bottom) and `poll` (when), exposed by `server` (HTTP) and `cli`.
 
+pub mod alerts;
 pub mod cli;
 pub mod config;
 pub mod curate;
@@ -13,7 +14,9 @@ pub mod dedup_eval;
 pub mod digest;
 pub mod entities;
 pub mod fetch;
+pub mod health;
 pub mod mail;
+pub mod metrics;
 pub mod model;
 pub mod normalise;
 pub mod parse;

@@ -65,15 +65,14 @@ pub enum MailError {
 
 /// The message as RFC 5322 text (CRLF line ends, 7-bit ASCII).
 pub fn build(draft: &Draft<'_>) -> Result<String, MailError> {
-    let mut builder = Message::builder()
-        .from(mailbox(draft.from)?)
-        .subject(draft.subject)
-        .date(SystemTime::from(draft.date))
-        .message_id(Some(draft.message_id.to_string()))
-        .header(Raw::new("List-Id", draft.list_id));
-    for to in draft.to {
-        builder = builder.to(mailbox(to)?);
-    }
+    let mut builder = envelope_headers(
+        draft.from,
+        draft.to,
+        draft.subject,
+        draft.date,
+        draft.message_id,
+    )?
+    .header(Raw::new("List-Id", draft.list_id));
     if let Some(archive) = draft.archive {
         builder = builder.header(Raw::new("List-Archive", &format!("<{archive}>")));
     }
@@ -99,11 +98,59 @@ pub fn build(draft: &Draft<'_>) -> Result<String, MailError> {
                 .header(ContentType::TEXT_HTML)
                 .body(draft.html.to_string()),
         );
-    let message = builder
-        .multipart(body)
-        .map_err(|e| MailError::Build(e.to_string()))?;
+    ascii(builder.multipart(body))
+}
+
+/// From, To, Subject, Date and Message-ID: what every message relais sends carries.
+fn envelope_headers(
+    from: &str,
+    to: &[String],
+    subject: &str,
+    date: DateTime<Utc>,
+    message_id: &str,
+) -> Result<lettre::message::MessageBuilder, MailError> {
+    let mut builder = Message::builder()
+        .from(mailbox(from)?)
+        .subject(subject)
+        .date(SystemTime::from(date))
+        .message_id(Some(message_id.to_string()));
+    for to in to {
+        builder = builder.to(mailbox(to)?);
+    }
+    Ok(builder)
+}
+
+/// The built message as text: lettre encodes every header and body to 7-bit ASCII.
+fn ascii(message: Result<Message, lettre::error::Error>) -> Result<String, MailError> {
+    let message = message.map_err(|e| MailError::Build(e.to_string()))?;
     String::from_utf8(message.formatted())
         .map_err(|_| MailError::Build("the message is not 7-bit text".to_string()))
+}
+
+/// A short plain-text note (operator alerts): one `text/plain` UTF-8 part, the same
+/// encoding rules as digests, so it too is 7-bit text that a ledger can keep.
+#[derive(Debug, Clone)]
+pub struct Note<'a> {
+    pub from: &'a str,
+    pub to: &'a [String],
+    pub subject: &'a str,
+    pub text: &'a str,
+    /// With its angle brackets.
+    pub message_id: &'a str,
+    pub date: DateTime<Utc>,
+}
+
+/// The note as RFC 5322 text (CRLF line ends, 7-bit ASCII).
+pub fn build_note(note: &Note<'_>) -> Result<String, MailError> {
+    let builder = envelope_headers(note.from, note.to, note.subject, note.date, note.message_id)?
+        .header(Raw::new("Auto-Submitted", "auto-generated"));
+    ascii(
+        builder.singlepart(
+            SinglePart::builder()
+                .header(ContentType::TEXT_PLAIN)
+                .body(note.text.to_string()),
+        ),
+    )
 }
 
 /// A header lettre has no type for, written through its RFC 2047 encoder.

@@ -147,6 +147,10 @@ pub struct SourceState {
     /// When the server answered 410 Gone: the source is retired, not dropped.
     pub retired_at: Option<DateTime<Utc>>,
     pub last_new_item: Option<DateTime<Utc>>,
+    /// When relais first polled the source: how long a source that never brought a new
+    /// item has been watched, so that it can be called silent (see `health`).
+    #[serde(default)]
+    pub watched_since: Option<DateTime<Utc>>,
 }
 
 /// A source's health as operators see it.
@@ -157,6 +161,9 @@ pub enum SourceStatus {
     Failing,
     Retired,
     Paused,
+    /// Polled fine, but no new item for longer than `[health] silent_after`: decided by
+    /// `health::assess`, which knows the threshold and the time (never by [`SourceStatus::of`]).
+    Silent,
 }
 
 impl SourceStatus {
@@ -175,6 +182,7 @@ impl SourceStatus {
             SourceStatus::Failing => "failing",
             SourceStatus::Retired => "retired",
             SourceStatus::Paused => "paused",
+            SourceStatus::Silent => "silent",
         }
     }
 }

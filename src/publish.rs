@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use crate::config::{Channel, Config};
-use crate::curate::{self, Selector};
+use crate::curate::Curator;
 use crate::model::{SourceState, Story};
 use crate::render::html::{self, ChannelSummary, PageContext, Pagination, SourceRow};
 use crate::render::{self, opml, FeedFormat, FeedMeta, PageLinks};
@@ -290,8 +290,9 @@ impl From<html::RenderError> for PublishError {
 /// The store's change counters (items, states) when a document was rendered.
 type Version = (u64, u64);
 
-/// A cache entry: what the document was rendered from, and the result.
-type Cached = (Version, Arc<Rendered>);
+/// A cache entry: what the document was rendered from, until when it holds (the end of
+/// a pin it shows), and the result.
+type Cached = (Version, Option<DateTime<Utc>>, Arc<Rendered>);
 
 /// A freshly rendered body and the last change it shows.
 type Body = (Vec<u8>, DateTime<Utc>);
@@ -327,6 +328,11 @@ impl Publisher {
             return Ok(Some(fresh));
         }
         let version = self.version();
+        // A pin that lapses changes the listing without any store change.
+        let fresh_until = match doc.kind() {
+            Kind::Asset => None,
+            _ => self.store.curation()?.next_expiry(Utc::now()),
+        };
         let Some((body, last_modified)) = self.render(doc)? else {
             return Ok(None);
         };
@@ -336,7 +342,7 @@ impl Publisher {
             if cache.len() > 4096 {
                 cache.clear();
             }
-            cache.insert(doc.clone(), (version, Arc::clone(&rendered)));
+            cache.insert(doc.clone(), (version, fresh_until, Arc::clone(&rendered)));
         }
         Ok(Some(rendered))
     }
@@ -346,7 +352,10 @@ impl Publisher {
     pub fn cached(&self, doc: &Doc) -> Option<Arc<Rendered>> {
         let version = self.version();
         let cache = self.cache.lock().ok()?;
-        let (v, r) = cache.get(doc)?;
+        let (v, until, r) = cache.get(doc)?;
+        if until.is_some_and(|u| Utc::now() >= u) {
+            return None;
+        }
         (*v == version || doc.kind() == Kind::Asset).then(|| Arc::clone(r))
     }
 
@@ -543,8 +552,9 @@ impl Publisher {
         }))
     }
 
-    /// The stories of one page of a channel, newest first. `None` for a page beyond the
-    /// last (page 1 always exists, if empty).
+    /// The stories of one page of a channel: pinned stories first, then newest first,
+    /// with the operators' decisions applied (see `curate`). `None` for a page beyond
+    /// the last (page 1 always exists, if empty).
     fn select_page(
         &self,
         channel: &Channel,
@@ -552,16 +562,27 @@ impl Publisher {
     ) -> Result<Option<Selection>, PublishError> {
         let size = channel.max_items.max(1);
         let skip = size * (page - 1);
-        let selector = Selector::new(channel, &self.config.sources);
-        let mut matched = 0usize;
-        let mut stories = Vec::with_capacity(size);
+        let decisions = self.store.curation()?;
+        let curator = Curator::new(channel, &self.config.sources, &decisions, Utc::now());
+        let mut changed = decisions.changed.unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+        // Pinned stories head the whole listing, wherever their date puts them.
+        let mut pinned = Vec::new();
+        for id in curator.view().pins() {
+            let Ok(num) = id.parse::<u64>() else { continue };
+            if let Some(story) = self.store.story(num)? {
+                pinned.push(story);
+            }
+        }
+        let pinned_ids: std::collections::HashSet<String> =
+            pinned.iter().map(|s| s.id.clone()).collect();
+        let mut stories: Vec<Story> = pinned.into_iter().skip(skip).take(size).collect();
+        let mut matched = pinned_ids.len();
         let mut more = false;
-        let mut changed = DateTime::<Utc>::UNIX_EPOCH;
         // Each story once, at the place of its primary item (its first appearance), with
         // every other partner's appearance in `also`.
         self.store.walk_stories(None, &mut |visit| {
             let story = visit.story;
-            if selector.judge(&story).is_err() {
+            if pinned_ids.contains(&story.id) || curator.judge(&story).is_err() {
                 return true;
             }
             matched += 1;
@@ -576,12 +597,18 @@ impl Publisher {
             stories.push(story);
             true
         })?;
+        if matched > skip + size {
+            more = true;
+        }
         if page > 1 && stories.is_empty() {
             return Ok(None);
         }
         let mut refs: Vec<&Story> = stories.iter().collect();
-        curate::sort_newest_first(&mut refs);
-        let stories = refs.into_iter().cloned().collect();
+        curator.view().sort(&mut refs);
+        let stories = refs
+            .into_iter()
+            .map(|s| decisions.edited(s.clone()))
+            .collect();
         Ok(Some(Selection {
             stories,
             more,
@@ -591,10 +618,12 @@ impl Publisher {
 
     fn index(&self) -> Result<(String, DateTime<Utc>), PublishError> {
         let config = &self.config;
-        let selectors: Vec<Selector<'_>> = config
+        let decisions = self.store.curation()?;
+        let now = Utc::now();
+        let selectors: Vec<Curator<'_>> = config
             .channels
             .iter()
-            .map(|c| Selector::new(c, &config.sources))
+            .map(|c| Curator::new(c, &config.sources, &decisions, now))
             .collect();
         let mut counts = vec![0usize; selectors.len()];
         let mut latest: Vec<Option<DateTime<Utc>>> = vec![None; selectors.len()];
@@ -642,7 +671,8 @@ impl Publisher {
         }
         // The page's own date is the last change it shows, so its bytes (and ETag) stay
         // the same between changes.
-        let ctx = PageContext::new(config.server.base_url.clone(), changed);
+        let mut ctx = PageContext::new(config.server.base_url.clone(), changed);
+        ctx.silent_after = config.health.silent_after;
         Ok((html::index(&ctx, &summaries, &rows)?, changed))
     }
 }

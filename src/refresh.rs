@@ -57,6 +57,8 @@ pub struct Report {
     pub status: Option<u16>,
     pub duration: Duration,
     pub next_poll: DateTime<Utc>,
+    /// New items that joined another item's story (for metrics).
+    pub merged: usize,
 }
 
 impl Report {
@@ -115,6 +117,7 @@ impl Refresher {
                     status: None,
                     duration: started.elapsed(),
                     next_poll: now + chrono_duration(interval),
+                    merged: 0,
                 };
             }
         };
@@ -125,9 +128,12 @@ impl Refresher {
             last_modified: state.last_modified.clone(),
         };
         state.last_poll = Some(now);
+        state.watched_since.get_or_insert(now);
         // Set only by a 429/503 that said how long to wait, for this URL only.
         let mut retry_after = None;
 
+        let mut merged = 0;
+        let next_if_ok = now + chrono_duration(jittered(interval, fastrand::f64()));
         let (outcome, status) = match self.fetcher.fetch(&location, &validators).await {
             Ok(Fetched::NotModified) => {
                 mark_success(&mut state, now);
@@ -175,15 +181,21 @@ impl Refresher {
                                 state.permanent_url = Some(url.to_string());
                             }
                             mark_success(&mut state, now);
+                            // The batch saves the state: it must already say when the
+                            // next poll is, or `relais sources` shows "never".
+                            state.next_poll = Some(next_if_ok);
                             match self.store_batch(&state, items, now).await {
-                                Ok(write) => (
-                                    Outcome::Stored {
-                                        new: write.new,
-                                        updated: write.updated,
-                                        unchanged: write.unchanged,
-                                    },
-                                    status,
-                                ),
+                                Ok(write) => {
+                                    merged = write.merged;
+                                    (
+                                        Outcome::Stored {
+                                            new: write.new,
+                                            updated: write.updated,
+                                            unchanged: write.unchanged,
+                                        },
+                                        status,
+                                    )
+                                }
                                 Err(error) => (Outcome::Failed { error }, status),
                             }
                         }
@@ -227,7 +239,7 @@ impl Refresher {
             // A retired source is still looked at now and then: if it comes back, it
             // un-retires by itself.
             Outcome::Retired => now + chrono_duration(self.config.fetch.max_backoff),
-            _ => now + chrono_duration(jittered(interval, fastrand::f64())),
+            _ => next_if_ok,
         };
         state.next_poll = Some(next_poll);
         let stored = matches!(outcome, Outcome::Stored { .. });
@@ -243,6 +255,7 @@ impl Refresher {
             status,
             duration: started.elapsed(),
             next_poll,
+            merged,
         }
     }
 
@@ -291,7 +304,11 @@ async fn parse_and_normalise(
             now,
         };
         let items = normalise::normalise(&feed, &cx);
-        Ok((feed.title, feed.link, items))
+        Ok((
+            normalise::feed_title(&feed),
+            normalise::feed_link(&feed),
+            items,
+        ))
     })
     .await
     .map_err(|e| format!("parser task failed: {e}"))?

@@ -2,6 +2,9 @@
 //! listener and a shutdown future, so tests start it on port 0 and stop it at will.
 //! Every document comes from [`Publisher`], which renders and caches; this module only
 //! speaks HTTP: content negotiation, conditional requests, caching and security headers.
+//! The admin API lives in `admin` (mounted only when enabled).
+
+mod admin;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -27,6 +30,12 @@ pub struct AppState {
     /// When the digest scheduler last woke up (Unix seconds, 0 = never), shown by
     /// `/healthz` so a stalled ticker is visible.
     pub digest_tick: Arc<std::sync::atomic::AtomicI64>,
+    /// Counters shown at `/metrics`; the daemon feeds them.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// When source health was last checked for alerts (Unix seconds, 0 = never).
+    pub alerts_check: Arc<std::sync::atomic::AtomicI64>,
+    /// Told when the admin API changed what channels show (the WebSub pinger listens).
+    pub changed: Option<tokio::sync::mpsc::UnboundedSender<()>>,
 }
 
 impl AppState {
@@ -36,16 +45,25 @@ impl AppState {
             config,
             store,
             digest_tick: Arc::new(std::sync::atomic::AtomicI64::new(0)),
+            metrics: Arc::new(crate::metrics::Metrics::new(chrono::Utc::now())),
+            alerts_check: Arc::new(std::sync::atomic::AtomicI64::new(0)),
+            changed: None,
         }
     }
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let admin = admin::routes(&state);
+    let public = Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .route("/", get(document))
         .route("/{*path}", get(document))
-        .with_state(state)
+        .with_state(state);
+    match admin {
+        Some(admin) => public.merge(admin),
+        None => public,
+    }
 }
 
 /// Serve until `shutdown` completes, then finish the requests under way.
@@ -75,6 +93,46 @@ async fn healthz(State(state): State<AppState>) -> Response {
         }
     }
     r
+}
+
+/// The Prometheus scrape (text format 0.0.4). Unauthenticated like `/healthz`: it tells
+/// counts and source health, no content; restrict it at the reverse proxy. The gauges
+/// that describe the present (sources by status, store size) are read now, off the
+/// async workers.
+async fn metrics(State(state): State<AppState>) -> Response {
+    let (config, store) = (Arc::clone(&state.config), Arc::clone(&state.store));
+    let gathered = tokio::task::spawn_blocking(move || {
+        let sources = crate::health::gather(&config, &store, chrono::Utc::now())
+            .map(|h| crate::health::count_by_status(&h).to_vec());
+        (sources, store.size_on_disk().ok())
+    })
+    .await;
+    let (sources, store_bytes) = match gathered {
+        Ok((Ok(sources), bytes)) => (sources, bytes),
+        Ok((Err(e), _)) => {
+            tracing::error!(error = %e, "metrics: cannot read source health");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "erreur interne\n").into_response();
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "metrics task failed");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "erreur interne\n").into_response();
+        }
+    };
+    let load = |a: &std::sync::atomic::AtomicI64| a.load(std::sync::atomic::Ordering::Acquire);
+    let snapshot = crate::metrics::Snapshot {
+        sources,
+        store_bytes,
+        digest_tick: load(&state.digest_tick),
+        alerts_check: load(&state.alerts_check),
+    };
+    (
+        [
+            (header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        state.metrics.render(&snapshot),
+    )
+        .into_response()
 }
 
 /// Any document relais publishes: pages, feeds, OPML, assets. GET and HEAD (axum answers
@@ -109,11 +167,20 @@ async fn document(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -
     let encoding = publish::negotiate_encoding(text(header::ACCEPT_ENCODING));
     let browser = publish::is_browser(text(header::ACCEPT));
 
-    let mut response = if publish::not_modified(
+    let not_modified = publish::not_modified(
         &rendered,
         text(header::IF_NONE_MATCH),
         text(header::IF_MODIFIED_SINCE),
-    ) {
+    );
+    state.metrics.document(
+        match doc.kind() {
+            Kind::Page => "page",
+            Kind::Feed => "feed",
+            Kind::Asset => "asset",
+        },
+        not_modified,
+    );
+    let mut response = if not_modified {
         let mut r = Response::new(Body::empty());
         *r.status_mut() = StatusCode::NOT_MODIFIED;
         r

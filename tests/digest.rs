@@ -874,23 +874,8 @@ async fn a_dry_run_writes_and_sends_nothing() {
     assert_eq!(server.sessions(), 0);
 }
 
-/// GET over a raw connection: the status line, the headers (names in lower case) and
-/// the body.
 async fn get(addr: std::net::SocketAddr, path: &str) -> (String, Vec<(String, String)>, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let mut lines = head.lines();
-    let status = lines.next().unwrap_or("").to_string();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    (status, headers, body.to_string())
+    support::http_get(addr, path, "").await
 }
 
 /// The daemon sends the due period at start (here an empty one, as a note), shows its

@@ -602,8 +602,8 @@ fn rss_1_0() {
     assert_eq!(feed.title.as_deref(), Some("RESACOOP"));
     assert_eq!(feed.link.as_deref(), Some("https://resacoop.example.org/"));
     assert_eq!(feed.lang.as_deref(), Some("fr"));
-    // feed-rs drops items without a link.
-    assert_eq!(feed.entries.len(), 2);
+    // feed-rs drops items without a link: one with an rdf:about gets it as its link.
+    assert_eq!(feed.entries.len(), 3);
     let e = &feed.entries[0];
     assert_eq!(
         e.guid.as_deref(),
@@ -617,7 +617,11 @@ fn rss_1_0() {
     assert_eq!(e.categories, ["Agenda", "Élus"]);
     assert_eq!(e.authors, ["RESACOOP"]);
     assert_eq!(e.lang.as_deref(), Some("fr-FR"));
-    assert_eq!(feed.entries[1].guid, None);
+    let about = "https://resacoop.example.org/sans-lien";
+    assert_eq!(feed.entries[1].guid.as_deref(), Some(about));
+    assert_eq!(feed.entries[1].links, [about]);
+    assert_eq!(feed.entries[1].title, text("Sans lien"));
+    assert_eq!(feed.entries[2].guid, None);
 }
 
 #[test]
@@ -943,4 +947,54 @@ fn odd_but_readable_documents() {
     let feed = ok(doc.as_bytes(), None);
     assert_eq!(first(&feed).authors, ["Anne"]);
     assert_eq!(first(&feed).categories, ["Eau"]);
+}
+
+#[test]
+fn naked_markup_in_text_elements_is_kept() {
+    // Unescaped HTML inside <title>/<description>: feed-rs alone stopped at the first tag.
+    let doc = "<rss version=\"2.0\"><channel><title>T</title><item><guid>1</guid>\
+        <title>Un <b>gras</b> titre</title>\
+        <description><p>Compte <b>rendu</b></p> suite <br/> fin</description></item></channel></rss>";
+    let feed = ok(doc.as_bytes(), None);
+    let e = first(&feed);
+    assert_eq!(
+        e.title.as_ref().map(|t| t.body.as_str()),
+        Some("Un <b>gras</b> titre")
+    );
+    assert_eq!(
+        e.summary.as_ref().map(|t| t.body.as_str()),
+        Some("<p>Compte <b>rendu</b></p> suite <br/> fin")
+    );
+    assert!(
+        feed.repairs
+            .contains(&"read the markup inside 2 text elements as escaped html".to_string()),
+        "{:?}",
+        feed.repairs
+    );
+}
+
+#[test]
+fn html_feed_titles_lose_their_scripts() {
+    let doc = "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title type=\"html\">safe&lt;script&gt;alert(1)&lt;/script&gt; titre</title></feed>";
+    assert_eq!(
+        ok(doc.as_bytes(), None).title.as_deref(),
+        Some("safe titre")
+    );
+}
+
+#[test]
+fn entries_beyond_the_bound_are_dropped_with_a_note() {
+    let items: String = (0..relais::parse::MAX_ENTRIES + 5)
+        .map(|n| format!("<item><guid>{n}</guid><title>t{n}</title></item>"))
+        .collect();
+    let doc = format!("<rss version=\"2.0\"><channel><title>T</title>{items}</channel></rss>");
+    let feed = ok(doc.as_bytes(), None);
+    assert_eq!(feed.entries.len(), relais::parse::MAX_ENTRIES);
+    assert_eq!(
+        feed.entries.last().and_then(|e| e.guid.as_deref()),
+        Some("999")
+    );
+    assert!(feed
+        .repairs
+        .contains(&"kept the first 1000 of 1005 entries".to_string()));
 }

@@ -61,12 +61,18 @@ fn all(store: &Store) -> Vec<Item> {
     store.items(&ItemQuery::default()).unwrap()
 }
 
+/// A poll's counts without `merged` (which stories decide; see tests/stories.rs).
+fn counts(w: PollWrite) -> PollWrite {
+    PollWrite { merged: 0, ..w }
+}
+
 fn write(new: usize, updated: usize, unchanged: usize, tombstoned: usize) -> PollWrite {
     PollWrite {
         new,
         updated,
         unchanged,
         tombstoned,
+        merged: 0,
     }
 }
 
@@ -81,13 +87,15 @@ fn repolling_an_unchanged_feed_creates_and_writes_nothing() {
     let first = store
         .apply_poll(&state("ciedel"), batch.clone(), at(2024, 5, 4, 0))
         .unwrap();
-    assert_eq!(first, write(3, 0, 0, 0));
+    assert_eq!(counts(first), write(3, 0, 0, 0));
+    // The three items say the same thing: the later two join the first one's story.
+    assert_eq!(first.merged, 2);
     let before: Vec<_> = store.stored_items(None, None, None).unwrap();
 
     let second = store
         .apply_poll(&state("ciedel"), batch, at(2024, 5, 5, 0))
         .unwrap();
-    assert_eq!(second, write(0, 0, 3, 0));
+    assert_eq!(counts(second), write(0, 0, 3, 0));
     assert_eq!(store.count_items(None).unwrap(), 3);
     // Nothing rewritten: first-seen and updated are those of the first poll.
     assert_eq!(store.stored_items(None, None, None).unwrap(), before);
@@ -160,7 +168,7 @@ fn a_changed_entry_is_updated_in_place() {
             later,
         )
         .unwrap();
-    assert_eq!(w, write(0, 1, 1, 0));
+    assert_eq!(counts(w), write(0, 1, 1, 0));
     assert_eq!(store.count_items(Some("cuf")).unwrap(), 2);
     let a = store.get_item("cuf", "a").unwrap().unwrap();
     assert_eq!(a.item.title, "Titre corrigé");
@@ -182,7 +190,7 @@ fn a_changed_entry_is_updated_in_place() {
     let mut dated = item("a", "h3", at(2024, 3, 1, 0));
     dated.updated = Some(at(2024, 5, 3, 9));
     let w = store.apply_poll(&state("cuf"), vec![dated], third).unwrap();
-    assert_eq!(w, write(0, 1, 0, 0));
+    assert_eq!(counts(w), write(0, 1, 0, 0));
     let a = store.get_item("cuf", "a").unwrap().unwrap();
     assert_eq!(a.item.published, at(2024, 3, 1, 0));
     assert!(!a.item.published_guessed);
@@ -213,7 +221,7 @@ fn duplicate_ids_in_one_batch_keep_the_first() {
             at(2024, 5, 3, 0),
         )
         .unwrap();
-    assert_eq!(w, write(1, 0, 0, 0));
+    assert_eq!(counts(w), write(1, 0, 0, 0));
     let a = store.get_item("cuf", "a").unwrap().unwrap();
     assert_eq!(a.item.content_hash, "h1");
     assert_eq!(store.count_items(None).unwrap(), 1);
@@ -346,7 +354,7 @@ fn pruned_items_are_tombstoned_and_never_come_back() {
     let w = store
         .apply_poll(&state("cuf"), batch.clone(), at(2024, 5, 3, 0))
         .unwrap();
-    assert_eq!(w, write(0, 0, 1, 2));
+    assert_eq!(counts(w), write(0, 0, 1, 2));
     // An edited version of a pruned entry stays out too.
     let w = store
         .apply_poll(
@@ -355,7 +363,7 @@ fn pruned_items_are_tombstoned_and_never_come_back() {
             at(2024, 5, 3, 0),
         )
         .unwrap();
-    assert_eq!(w, write(0, 0, 0, 1));
+    assert_eq!(counts(w), write(0, 0, 0, 1));
     assert_eq!(store.count_items(None).unwrap(), 1);
     assert_eq!(store.verify().unwrap().tombstones, 3);
     assert_eq!(store.prune(at(2024, 5, 1, 0)).unwrap(), 0);
@@ -370,7 +378,7 @@ fn pruned_items_are_tombstoned_and_never_come_back() {
     let w = store
         .apply_poll(&state("cuf"), batch, at(2024, 5, 4, 0))
         .unwrap();
-    assert_eq!(w, write(2, 0, 1, 0));
+    assert_eq!(counts(w), write(2, 0, 1, 0));
     assert_eq!(store.verify().unwrap().items, 4 - 1);
 }
 
@@ -506,7 +514,7 @@ fn backup_then_restore_gives_back_the_same_store() {
             at(2024, 6, 1, 0),
         )
         .unwrap();
-    assert_eq!(w, write(0, 0, 1, 1));
+    assert_eq!(counts(w), write(0, 0, 1, 1));
 
     // And its own backup is the same file, header time aside.
     let again = backup_text(&restored);

@@ -50,7 +50,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
 use crate::config::{Config, Digest, EmptyPolicy};
-use crate::curate::{self, Selector};
+use crate::curate::{Curator, Decisions};
 use crate::mail::{self, Draft, Mailer, SendError};
 use crate::model::Story;
 use crate::render::digest::{self as render_digest, Issue, Section, Templates};
@@ -178,12 +178,15 @@ impl Window {
 }
 
 /// The issue's sections: each digest channel's stories among `stories` the window
-/// admits, newest first, a story placed in the first channel that keeps it.
+/// admits, with the operators' decisions (hidden left out, added kept, pinned first,
+/// edits applied), otherwise newest first, a story placed in the first channel that
+/// keeps it.
 pub fn sections<'c>(
     config: &'c Config,
     digest: &Digest,
     window: &Window,
     stories: &[DatedStory],
+    decisions: &Decisions,
 ) -> Vec<Section<'c>> {
     let admitted: Vec<&Story> = stories
         .iter()
@@ -196,19 +199,22 @@ pub fn sections<'c>(
         let Some(channel) = config.channel(id) else {
             continue;
         };
-        let selector = Selector::new(channel, &config.sources);
+        let curator = Curator::new(channel, &config.sources, decisions, window.composed_at);
         let mut kept: Vec<&Story> = admitted
             .iter()
             .copied()
-            .filter(|s| !placed.contains(s.id.as_str()) && selector.judge(s).is_ok())
+            .filter(|s| !placed.contains(s.id.as_str()) && curator.judge(s).is_ok())
             .collect();
-        curate::sort_newest_first(&mut kept);
+        curator.view().sort(&mut kept);
         for s in &kept {
             placed.insert(s.id.as_str());
         }
         out.push(Section {
             channel,
-            stories: kept.into_iter().cloned().collect(),
+            stories: kept
+                .into_iter()
+                .map(|s| decisions.edited(s.clone()))
+                .collect(),
         });
     }
     out
@@ -264,6 +270,8 @@ pub struct Digester {
     lock: tokio::sync::Mutex<()>,
     /// When the ticker last woke the scheduler (Unix seconds; 0 = never).
     last_tick: Arc<AtomicI64>,
+    /// Where the daemon counts sends (`/metrics`).
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl Digester {
@@ -275,7 +283,14 @@ impl Digester {
             mailer,
             lock: tokio::sync::Mutex::new(()),
             last_tick: Arc::new(AtomicI64::new(0)),
+            metrics: None,
         }
+    }
+
+    /// Counts the scheduler's delivery attempts in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Digester {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// The shared last-tick time, for the server to show.
@@ -313,7 +328,8 @@ impl Digester {
             composed_at: now,
         };
         let stories = period_stories(&self.store, window.since(tz), period.end(tz))?;
-        let sections = sections(&self.config, digest, &window, &stories);
+        let decisions = self.store.curation()?;
+        let sections = sections(&self.config, digest, &window, &stories, &decisions);
         let count = sections.iter().map(|s| s.stories.len()).sum();
         let base = &self.config.server.base_url;
         let issue = Issue {
@@ -519,7 +535,16 @@ impl Digester {
         let mut out = Vec::new();
         for digest in &self.config.digests {
             match self.tick_one(digest, now).await {
-                Ok(Some((period, outcome))) => out.push((digest.id.clone(), period, outcome)),
+                Ok(Some((period, outcome))) => {
+                    if let Some(m) = &self.metrics {
+                        match outcome {
+                            Outcome::Sent { .. } => m.digest(true),
+                            Outcome::Retrying { .. } | Outcome::Failed { .. } => m.digest(false),
+                            _ => {}
+                        }
+                    }
+                    out.push((digest.id.clone(), period, outcome))
+                }
                 Ok(None) => {}
                 Err(e) => {
                     tracing::error!(digest = %digest.id, error = %e, "digest scheduling failed")

@@ -467,6 +467,13 @@ fn read_offset(toks: &[Tok<'_>], i: usize) -> Option<(u32, u32, usize)> {
     }
 }
 
+/// A word that can only be a zone name nobody told us about: 3 to 5 upper-case ASCII
+/// letters, as RFC 2822 §4.3 describes them (`XYZ`, `MESZ`, `BRST`); anything else
+/// after a time ("Zjunk", "environ") still makes the string no date.
+fn is_unknown_zone(w: &str) -> bool {
+    (3..=5).contains(&w.len()) && w.bytes().all(|b| b.is_ascii_uppercase())
+}
+
 /// The token grammar: picks a month name, a time, a zone and up to two bare numbers
 /// (day, year) out of the tokens, in any order; or a numeric `d/m/y` (`y/m/d` when the
 /// first part has four digits — partner feeds are French, so day first).
@@ -490,6 +497,7 @@ fn parse_loose(s: &str) -> Option<DateTime<Utc>> {
     while let Some(t) = toks.get(i) {
         match *t {
             Tok::Word(w) => {
+                let original = w;
                 lower.clear();
                 lower.extend(w.chars().flat_map(char::to_lowercase));
                 let w = lower.as_str();
@@ -517,6 +525,11 @@ fn parse_loose(s: &str) -> Option<DateTime<Utc>> {
                     if offset_named.replace(off).is_some() {
                         return None;
                     }
+                } else if time.is_some() && offset_named.is_none() && is_unknown_zone(original) {
+                    // RFC 2822 §4.3: an alphabetic zone whose meaning is not known is
+                    // read as -0000. Hours off at worst, where refusing the date would
+                    // make the item "new" today.
+                    offset_named = Some(0);
                 } else {
                     return None;
                 }
@@ -863,6 +876,16 @@ mod tests {
             ("Mon, 08 Mar 2021 10:15:00 CET CEST", None),
             ("Mon, 08 Mar 2021 10:15:123 GMT", None),
             ("Mon, 08 Mar 2021 13:15 PM +0000", None),
+            // An unknown zone after the time is -0000 (RFC 2822 §4.3); before it, or
+            // a second one, or a long word, is not a date.
+            (
+                "Mon, 08 Mar 2021 10:15:00 XYZ",
+                Some("2021-03-08T10:15:00Z"),
+            ),
+            ("Mon, 08 Mar 2021 10:15 BRST", Some("2021-03-08T10:15:00Z")),
+            ("Mon, 08 Mar 2021 10:15:00 CET XYZ", None),
+            ("Mon, 08 Mar 2021 XYZ 10:15:00", None),
+            ("Mon, 08 Mar 2021 10:15:00 environ", None),
         ];
         let mut failures = Vec::new();
         for &(input, want) in cases {

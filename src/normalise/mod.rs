@@ -18,7 +18,9 @@
 //! - **Ids.** The publisher's guid (trimmed) when it is non-empty *and unique in the
 //!   document*; else the canonical link; else `h:` and a SHA-256 (128 bits, hex) of
 //!   title, content (or summary) and first enclosure. A guid or link longer than
-//!   [`MAX_ID_LEN`] bytes is replaced by `h:` and the hash of it. A guid shared by several entries of
+//!   [`MAX_ID_LEN`] bytes, or one that is a `javascript:`/`vbscript:`/`data:` URL (an RSS
+//!   guid is a permalink by default, and ids reach `items --json`), is replaced by `h:`
+//!   and the hash of it. A guid shared by several entries of
 //!   one document (a CMS giving every entry the channel URL) identifies none of them, so
 //!   all of them fall back. After that, an entry whose id was already produced by an
 //!   earlier entry of the same document is a repeat and is dropped: the first one wins.
@@ -68,6 +70,25 @@ pub const UNTITLED: &str = "Sans titre";
 pub const MAX_TITLE: usize = 300;
 /// Longest summary, in characters.
 pub const MAX_SUMMARY: usize = 600;
+
+/// Longest feed link kept for the source's state, in bytes: real site URLs are far
+/// shorter, and the state is rewritten at every poll.
+pub const MAX_FEED_LINK: usize = 2048;
+
+/// The feed's own title as the source's state keeps it (pages and OPML show it):
+/// whitespace collapsed and at most [`MAX_TITLE`] characters, like an item title. An
+/// 8 MiB `<title>` must not be stored, and rewritten, at every poll.
+pub fn feed_title(feed: &RawFeed) -> Option<String> {
+    let title = text::collapse_whitespace(feed.title.as_deref()?);
+    (!title.is_empty()).then(|| text::truncate_words(&title, MAX_TITLE))
+}
+
+/// The feed's site link as the source's state keeps it: trimmed, dropped when longer
+/// than [`MAX_FEED_LINK`].
+pub fn feed_link(feed: &RawFeed) -> Option<String> {
+    let link = feed.link.as_deref()?.trim();
+    (!link.is_empty() && link.len() <= MAX_FEED_LINK).then(|| link.to_string())
+}
 
 /// Turn every entry of `feed` into an `Item`, in document order.
 pub fn normalise(feed: &RawFeed, cx: &Context<'_>) -> Vec<Item> {
@@ -153,9 +174,9 @@ fn item_url(entry: &RawEntry, base: Option<&Url>, kind: Option<FeedKind>) -> Opt
 /// hostile or broken feed must not make them megabytes long.
 pub const MAX_ID_LEN: usize = 512;
 
-/// `id` itself, or when it is over-long a hash of it (still stable).
+/// `id` itself, or when it is over-long or a script URL a hash of it (still stable).
 fn bounded_id(id: &str) -> String {
-    if id.len() <= MAX_ID_LEN {
+    if id.len() <= MAX_ID_LEN && !urls::is_script_url(id) {
         return id.to_string();
     }
     hash_id(&Sha256::digest(id.as_bytes()))

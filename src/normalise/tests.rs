@@ -261,6 +261,20 @@ fn over_long_ids_are_hashed_stably() {
 }
 
 #[test]
+fn script_url_guids_are_hashed_stably() {
+    // An RSS guid is a permalink by default: one that is a script URL must not reach
+    // `items --json` (or any consumer linking ids) as written.
+    let f = feed(
+        FeedKind::Rss,
+        None,
+        vec![entry(" JaVaScript:alert(1)", "t", "")],
+    );
+    let a = one(&f, None);
+    assert!(a.id.starts_with("h:") && a.id.len() == 34, "{}", a.id);
+    assert_eq!(one(&f, None).id, a.id);
+}
+
+#[test]
 fn duplicate_guids_fall_back_and_repeats_are_dropped() {
     let doc = url("https://ex.org/feed");
     // A CMS giving every entry the same guid: it identifies none of them.
@@ -773,4 +787,19 @@ fn hostile_entries_do_not_panic() {
         assert!(!item.title.is_empty());
         assert!(item.summary.chars().count() <= MAX_SUMMARY);
     }
+}
+
+#[test]
+fn feed_title_and_link_are_bounded() {
+    let mut f = feed(FeedKind::Rss, None, vec![]);
+    f.title = Some(format!("  Le   réseau {}", "mot ".repeat(2 << 20)));
+    f.link = Some(format!("https://ex.org/{}", "a".repeat(MAX_FEED_LINK)));
+    let title = feed_title(&f).unwrap_or_default();
+    assert!(title.starts_with("Le réseau mot mot"), "{title}");
+    assert!(title.chars().count() <= MAX_TITLE, "{}", title.len());
+    assert_eq!(feed_link(&f), None);
+    f.title = Some(" \n ".into());
+    f.link = Some(" https://ex.org/ ".into());
+    assert_eq!(feed_title(&f), None);
+    assert_eq!(feed_link(&f).as_deref(), Some("https://ex.org/"));
 }

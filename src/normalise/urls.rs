@@ -31,6 +31,21 @@ pub fn resolve(base: Option<&Url>, href: &str) -> Option<Url> {
     is_web(&url).then_some(url)
 }
 
+/// Whether `s`, read as a browser reads an href (ASCII whitespace and control characters
+/// ignored, case folded), is a URL whose scheme runs code or embeds a document:
+/// `javascript:`, `vbscript:`, `data:`. For strings that are not links but may be taken
+/// for one downstream (ids: an RSS guid is a permalink by default).
+pub fn is_script_url(s: &str) -> bool {
+    let mut folded = s
+        .chars()
+        .filter(|c| !(c.is_ascii_whitespace() || c.is_ascii_control()))
+        .map(|c| c.to_ascii_lowercase());
+    let head: String = folded.by_ref().take(11).collect();
+    ["javascript:", "vbscript:", "data:"]
+        .iter()
+        .any(|scheme| head.starts_with(scheme))
+}
+
 /// http or https with a non-empty host.
 pub fn is_web(url: &Url) -> bool {
     matches!(url.scheme(), "http" | "https") && url.host_str().is_some_and(|h| !h.is_empty())
@@ -115,6 +130,29 @@ mod tests {
         match Url::parse(s) {
             Ok(u) => u,
             Err(e) => panic!("bad test url {s}: {e}"),
+        }
+    }
+
+    #[test]
+    fn script_urls_in_every_disguise() {
+        for s in [
+            "javascript:alert(1)",
+            " \t\u{1}JaVa\tScRiPt:alert(1)",
+            "VBSCRIPT:msgbox",
+            "data:text/html,x",
+            "\njavascript\n:x",
+        ] {
+            assert!(is_script_url(s), "{s:?}");
+        }
+        for s in [
+            "https://ex.org/javascript:x",
+            "s1",
+            "tag:ex.org,2026:javascript",
+            "urn:data:x",
+            "",
+            "java",
+        ] {
+            assert!(!is_script_url(s), "{s:?}");
         }
     }
 

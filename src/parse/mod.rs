@@ -8,12 +8,15 @@
 //! 2. Detection: empty, JSON (`{`), otherwise XML; an HTML page is refused by the scanner.
 //! 3. `repair` (XML) or `json` (JSON Feed): one pass that makes the document something
 //!    feed-rs reads, safely (no DOCTYPE, bounded depth, no NUL).
+//!    `naked` then wraps HTML written unescaped inside text elements in CDATA, which
+//!    feed-rs would otherwise cut at the first tag.
 //! 4. feed-rs, inside `catch_unwind`: a panic in it is an error on the source, not a crash.
 //! 5. `map`: feed-rs's model to ours, with what the scanner noted that feed-rs drops.
 
 mod decode;
 mod json;
 mod map;
+mod naked;
 mod repair;
 
 use std::borrow::Cow;
@@ -23,6 +26,7 @@ use feed_rs::parser::{ParseErrorKind, ParseFeedError};
 
 use crate::model::{FeedKind, RawFeed};
 
+pub use map::MAX_ENTRIES;
 pub use repair::MAX_DEPTH;
 
 /// Why a document could not be read as a feed. Messages are lower case; the caller adds
@@ -96,6 +100,13 @@ fn parse_document(bytes: &[u8], content_type: Option<&str>) -> Result<RawFeed, P
     // type, a required text missing, an unknown enum value) and says where: that element is
     // hidden from it and the document read again, a few times at most.
     let mut text = repaired.text;
+    if let Some((wrapped, count)) = naked::wrap(&text) {
+        text = Cow::Owned(wrapped);
+        repairs.push(format!(
+            "read the markup inside {count} text {} as escaped html",
+            if count == 1 { "element" } else { "elements" }
+        ));
+    }
     let mut hidden: Vec<String> = Vec::new();
     let result = loop {
         let result = parser().parse(text.as_bytes());

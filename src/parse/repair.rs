@@ -175,6 +175,8 @@ struct Counts {
     hidden_persons: usize,
     hidden_other: usize,
     npt_attrs: usize,
+    /// RSS 1.0 items given their `rdf:about` as `<link>` (feed-rs drops items without).
+    rdf_links: usize,
     namespaces: Vec<&'static str>,
 }
 
@@ -193,6 +195,12 @@ impl Counts {
         }
         if self.doctypes > 0 {
             r.push("removed doctype".to_string());
+        }
+        if self.rdf_links > 0 {
+            r.push(format!(
+                "gave {} without a link its rdf:about as link",
+                plural(self.rdf_links, "rss 1.0 item", "rss 1.0 items")
+            ));
         }
         if self.declarations > 0 {
             r.push("replaced the declared encoding with utf-8".to_string());
@@ -484,11 +492,11 @@ fn drop_late_declarations(text: Cow<'_, str>) -> (Cow<'_, str>, usize) {
     (Cow::Owned(out), n)
 }
 
-fn is_ws(b: u8) -> bool {
+pub(crate) fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
 
-fn is_name_start(b: u8) -> bool {
+pub(crate) fn is_name_start(b: u8) -> bool {
     b.is_ascii_alphabetic() || b == b'_' || b == b':' || b >= 0x80
 }
 
@@ -497,7 +505,7 @@ pub(crate) fn is_xml_char(cp: u32) -> bool {
     matches!(cp, 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x1_0000..=0x10_FFFF)
 }
 
-fn find_seq(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
+pub(crate) fn find_seq(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
     let first = *needle.first()?;
     let mut i = from;
     while let Some(rel) = hay.get(i..)?.iter().position(|&c| c == first) {
@@ -892,6 +900,34 @@ impl<'a> Scanner<'a> {
     }
 
     fn end_tag(&mut self, p: usize) -> usize {
+        // An RSS 1.0 item closing without a link: feed-rs would drop it, so it gets its
+        // `rdf:about` (the item's URI, "usually the same as link") when that is a web
+        // URL. First, because edits go in document order.
+        if self.in_entry
+            && self.root_kind == RootKind::Rdf
+            && Some(self.depth) == self.entry_depth()
+        {
+            let about = self
+                .entries
+                .last_mut()
+                .filter(|h| !h.has_link)
+                .and_then(|h| {
+                    let about = h.about.clone().filter(|a| {
+                        url::Url::parse(a).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+                    })?;
+                    h.has_link = true;
+                    Some(about)
+                });
+            if let Some(about) = about {
+                let mut link = String::from("<link>");
+                for c in about.chars() {
+                    push_escaped(&mut link, c);
+                }
+                link.push_str("</link>");
+                self.edit(p, p, &link);
+                self.counts.rdf_links += 1;
+            }
+        }
         let n = self.b.len();
         let name_start = p + 2;
         let mut i = name_start;
@@ -1499,7 +1535,7 @@ pub(crate) fn hide_element_at(text: &str, pos: usize) -> Option<(String, String)
 }
 
 /// Offset of the `</` that closes the element whose content starts at `from`.
-fn matching_end_tag(b: &[u8], from: usize) -> Option<usize> {
+pub(crate) fn matching_end_tag(b: &[u8], from: usize) -> Option<usize> {
     let mut depth = 1usize;
     let mut i = from;
     loop {
@@ -1878,7 +1914,8 @@ mod tests {
     fn entry_hints() {
         let rdf = "<rdf:RDF xmlns:rdf=\"r\" xmlns=\"http://purl.org/rss/1.0/\" xmlns:dc=\"d\"><channel rdf:about=\"c\"><link>x</link></channel>\
             <item rdf:about=\"https://ex.org/a?x=1&amp;y=2\"><link>https://ex.org/a</link><dc:subject>Coop&eacute;ration</dc:subject><dc:subject><![CDATA[Agenda]]></dc:subject><dc:language>fr</dc:language></item>\
-            <item rdf:about=\"b\"><title>no link</title></item></rdf:RDF>";
+            <item rdf:about=\"b\"><title>no link</title></item>\
+            <item rdf:about=\"https://ex.org/c?a=1&amp;b=2\"><title>about only</title></item></rdf:RDF>";
         let r = run(rdf);
         assert_eq!(r.root_kind, RootKind::Rdf);
         assert_eq!(
@@ -1895,8 +1932,19 @@ mod tests {
                     about: Some("b".into()),
                     ..EntryHint::default()
                 },
+                EntryHint {
+                    about: Some("https://ex.org/c?a=1&b=2".into()),
+                    has_link: true,
+                    ..EntryHint::default()
+                },
             ]
         );
+        assert!(r
+            .text
+            .contains("<title>about only</title><link>https://ex.org/c?a=1&amp;b=2</link></item>"));
+        assert!(r
+            .repairs
+            .contains(&"gave 1 rss 1.0 item without a link its rdf:about as link".to_string()));
 
         let rss = "<rss version=\"2.0\"><channel><dc:language>fr</dc:language><item xml:lang=\"en\"><guid isPermaLink=\"false\">1</guid></item><item/></channel><channel><item/></channel></rss>";
         let r = run(rss);

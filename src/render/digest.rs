@@ -51,7 +51,7 @@ impl Default for Templates {
 #[derive(Debug, Clone)]
 pub struct Section<'a> {
     pub channel: &'a Channel,
-    /// Newest first; a story appears in one section only.
+    /// Pinned stories first, then newest first; a story appears in one section only.
     pub stories: Vec<Story>,
 }
 

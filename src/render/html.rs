@@ -66,6 +66,8 @@ pub struct PageContext {
     pub generated: DateTime<Utc>,
     /// The time zone dates are shown in.
     pub tz: Tz,
+    /// `[health] silent_after`: a source without a new item for this long shows as silent.
+    pub silent_after: std::time::Duration,
 }
 
 impl PageContext {
@@ -76,6 +78,7 @@ impl PageContext {
             network_title: DEFAULT_NETWORK_TITLE.to_string(),
             generated,
             tz: chrono_tz::Europe::Paris,
+            silent_after: crate::config::HealthConfig::default().silent_after,
         }
     }
 
@@ -560,7 +563,7 @@ fn channel_card(ctx: &PageContext, c: &ChannelSummary<'_>) -> ChannelCard {
 struct SourceLine {
     title: String,
     site: Option<String>,
-    /// CSS class: ok, failing, retired, paused, pending.
+    /// CSS class: ok, failing, silent, retired, paused, pending.
     status: &'static str,
     status_label: String,
     /// What the label alone does not say: since when, how many failures.
@@ -576,7 +579,7 @@ const ERROR_CHARS: usize = 240;
 
 fn source_line(ctx: &PageContext, row: &SourceRow<'_>) -> SourceLine {
     let state = row.state;
-    let status = SourceStatus::of(state, row.source.paused);
+    let status = crate::health::status(state, row.source.paused, ctx.generated, ctx.silent_after);
     let short = |at: DateTime<Utc>| {
         let local = at.with_timezone(&ctx.tz);
         format!("{}, {}", french_short_date(&local), french_time(&local))
@@ -608,6 +611,18 @@ fn source_line(ctx: &PageContext, row: &SourceRow<'_>) -> SourceLine {
                 None => tries,
             };
             ("failing", label, Some(detail))
+        }
+        SourceStatus::Silent => {
+            let since = state.and_then(|s| s.last_new_item.or(s.watched_since));
+            let label = match since {
+                Some(at) => format!("silencieuse depuis {}", french_duration(at, ctx.generated)),
+                None => "silencieuse".to_string(),
+            };
+            let detail = match state.and_then(|s| s.last_new_item) {
+                Some(at) => format!("aucun nouvel article depuis le {}", short(at)),
+                None => "aucun article depuis qu’elle est suivie".to_string(),
+            };
+            ("silent", label, Some(detail))
         }
         SourceStatus::Ok if state.is_none_or(|s| s.last_success.is_none()) => {
             ("pending", "pas encore relevée".to_string(), None)
@@ -1772,6 +1787,38 @@ mod tests {
         assert!(page.contains("Aucun canal n’est encore configuré."));
         assert!(page.contains("Aucune source n’est encore configurée."));
         assert!(page.contains("aucun canal"));
+    }
+
+    #[test]
+    fn a_silent_source_shows_since_when_it_brought_nothing_new() {
+        let quiet = source("quiet", "Partenaire discret", None, false);
+        let state = SourceState {
+            id: "quiet".into(),
+            last_success: Some(at("2026-11-26T08:00:00Z")),
+            last_new_item: Some(at("2026-09-01T08:00:00Z")),
+            ..SourceState::default()
+        };
+        let row = SourceRow {
+            source: &quiet,
+            state: Some(&state),
+            items: 4,
+        };
+        let mut c = ctx("https://x.org");
+        let page = index(&c, &[], std::slice::from_ref(&row)).unwrap();
+        assert_sound(&page, "fr");
+        assert!(page.contains("<tr class=\"silent\">"), "{page}");
+        assert!(
+            page.contains(">silencieuse depuis 86\u{a0}jours<"),
+            "{page}"
+        );
+        assert!(
+            page.contains("aucun nouvel article depuis le 1er sept."),
+            "{page}"
+        );
+        // The threshold is the configuration's.
+        c.silent_after = std::time::Duration::from_secs(100 * 86_400);
+        let page = index(&c, &[], &[row]).unwrap();
+        assert!(page.contains("<tr class=\"ok\">"), "{page}");
     }
 
     #[test]

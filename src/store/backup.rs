@@ -13,7 +13,12 @@
 //! {"type":"story_link","kind":"apart","a":{"source":"…","id":"…"},"b":{…}}
 //! {"type":"digest_entry","entry":{…LedgerEntry: a digest's period and its state…}}
 //! {"type":"digest_issue","issue":{…ArchivedIssue: an issue as it was sent…}}
+//! {"type":"curation","story":7,"decisions":{"pinned":{"channel":{"at":"…","until":"…"}},…}}
+//! {"type":"curation_log","entry":{"at":"…","actor":"cli","story":7,"action":"pin",…}}
 //! ```
+//!
+//! Curation is keyed by story id, which restore keeps; the audit log comes oldest first
+//! and keeps its order.
 //!
 //! Stories and the operators' overrides (`story_link`: `apart` after a split,
 //! `together` after a merge) name items by source and id, so they survive the new
@@ -50,7 +55,8 @@ use super::keys::{
 };
 use super::records::{self, decode_item, ItemRecord, MemberRecord, StoryRecord, TombstoneRecord};
 use super::stories::{APART, STORY_SEQ_KEY, TOGETHER};
-use super::{add_count, Store, StoreError, EMPTY, RESTORING_KEY, SCHEMA_VERSION};
+use super::{add_count, AuditEntry, Store, StoreError, EMPTY, RESTORING_KEY, SCHEMA_VERSION};
+use crate::curate::StoryDecisions;
 use crate::model::{Item, SourceState};
 use crate::stories::Rule;
 
@@ -70,6 +76,8 @@ pub struct BackupStats {
     pub story_links: u64,
     /// Digest ledger entries and archived issues.
     pub digest_records: u64,
+    /// Curation records (stories with decisions) and audit log entries.
+    pub curation_records: u64,
 }
 
 /// What a restore read back.
@@ -84,6 +92,9 @@ impl std::fmt::Display for BackupStats {
         )?;
         if self.digest_records > 0 {
             write!(f, ", {} digest records", self.digest_records)?;
+        }
+        if self.curation_records > 0 {
+            write!(f, ", {} curation records", self.curation_records)?;
         }
         Ok(())
     }
@@ -126,6 +137,13 @@ enum Line {
     },
     DigestIssue {
         issue: ArchivedIssue,
+    },
+    Curation {
+        story: u64,
+        decisions: StoryDecisions,
+    },
+    CurationLog {
+        entry: AuditEntry,
     },
 }
 
@@ -265,6 +283,22 @@ impl Store {
             write_line(&mut out, &Line::DigestIssue { issue })?;
             stats.digest_records += 1;
         }
+        for entry in self.t.curation.iter() {
+            let (k, v) = entry.map_err(|e| self.storage(e))?;
+            let story =
+                num_from_tail(&k).ok_or_else(|| self.corrupt("curation key", "not a number"))?;
+            let decisions: StoryDecisions =
+                records::decode(&v).map_err(|m| self.corrupt("curation", &m))?;
+            write_line(&mut out, &Line::Curation { story, decisions })?;
+            stats.curation_records += 1;
+        }
+        for entry in self.t.curation_log.iter() {
+            let (_, v) = entry.map_err(|e| self.storage(e))?;
+            let entry: AuditEntry =
+                records::decode(&v).map_err(|m| self.corrupt("audit entry", &m))?;
+            write_line(&mut out, &Line::CurationLog { entry })?;
+            stats.curation_records += 1;
+        }
         out.flush()
             .map_err(|e| StoreError::Backup(format!("cannot write: {e}")))?;
         Ok(stats)
@@ -341,6 +375,12 @@ impl Store {
             }
             let line = parse_line(text).map_err(bad)?;
             validate(&line).map_err(bad)?;
+            // Curation needs no other record: written as it comes (the restore marker
+            // and the rollback cover it like the rest).
+            if self.restore_curation(&line).map_err(bad)? {
+                stats.curation_records += 1;
+                continue;
+            }
             pending.push((lineno, line));
             if pending.len() >= RESTORE_CHUNK {
                 self.restore_chunk(&pending, &mut stats)?;
@@ -581,6 +621,7 @@ impl Store {
                                 )?;
                                 added.digest_records += 1;
                             }
+                            Line::Curation { .. } | Line::CurationLog { .. } => {}
                             Line::DigestIssue { issue } => {
                                 let what =
                                     format!("digest issue {} {}", issue.digest, issue.period);
@@ -612,6 +653,34 @@ impl Store {
         Ok(())
     }
 
+    /// Writes a curation line; false for any other kind of line.
+    fn restore_curation(&self, line: &Line) -> Result<bool, String> {
+        match line {
+            Line::Curation { story, decisions } => {
+                let bytes = records::encode(decisions)?;
+                let before = self
+                    .t
+                    .curation
+                    .insert(num_bytes(*story), bytes)
+                    .map_err(|e| e.to_string())?;
+                if before.is_some() {
+                    return Err(format!("duplicate curation of story {story}"));
+                }
+                Ok(true)
+            }
+            Line::CurationLog { entry } => {
+                let bytes = records::encode(entry)?;
+                let seq = self.db.generate_id().map_err(|e| e.to_string())?;
+                self.t
+                    .curation_log
+                    .insert(num_bytes(seq), bytes)
+                    .map_err(|e| e.to_string())?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     /// Empties every data tree and drops the restore marker: the rollback of a failed
     /// restore, which only ever runs on a store that was empty before.
     fn clear_data(&self) -> Result<(), StoreError> {
@@ -630,6 +699,8 @@ impl Store {
             &t.overrides,
             &t.ledger,
             &t.archive,
+            &t.curation,
+            &t.curation_log,
         ] {
             tree.clear().map_err(|e| self.storage(e))?;
         }
@@ -672,7 +743,7 @@ fn parse_line(text: &str) -> Result<Line, String> {
     let kind = match value.get("type").and_then(serde_json::Value::as_str) {
         Some(
             k @ ("item" | "source_state" | "tombstone" | "story" | "story_link" | "digest_entry"
-            | "digest_issue"),
+            | "digest_issue" | "curation" | "curation_log"),
         ) => k.to_string(),
         Some(other) => return Err(format!("unknown record type {other:?}")),
         None => return Err("record has no \"type\"".to_string()),

@@ -20,6 +20,9 @@
 //! | `meta`            | `schema_version`    | u32: refused when newer than we know     |
 //! | `digest_ledger`   | `P(d) period`       | a digest's sending state per period      |
 //! | `digest_archive`  | `P(d) period`       | the issues that went out                 |
+//! | `alert_ledger`    | incident / summary  | operator alerts sent (see `alerts`)      |
+//! | `curation`        | story id            | operators' decisions (see `curation`)    |
+//! | `curation_log`    | sequence            | the audit log of curation actions        |
 //!
 //! Values are one version byte then JSON (see `records`): readable by anyone, forward
 //! tolerant (unknown fields ignored). The store's [`SCHEMA_VERSION`] is written in `meta`
@@ -46,7 +49,9 @@
 //! - `generate_id` is monotonic but not contiguous (gaps after a crash or a retried
 //!   transaction); item numbers are only identities, never counts.
 
+mod alerts;
 mod backup;
+mod curation;
 mod digests;
 mod keys;
 mod records;
@@ -63,7 +68,9 @@ use sled::Transactional;
 
 use crate::model::{Item, SourceState};
 
+pub use alerts::{Incident, IncidentKind, Notice, NoticeState, Summary};
 pub use backup::{BackupStats, RestoreStats};
+pub use curation::AuditEntry;
 pub use digests::{ArchivedIssue, LedgerEntry, LedgerState, LedgerStep};
 use keys::{id_key, num_bytes, num_from_tail, source_prefix, source_time_key, time_key};
 use records::{decode_item, ItemRecord, TombstoneRecord};
@@ -126,6 +133,10 @@ pub enum StoreError {
     UnknownItem { feed: String, id: String },
     #[error("{0}")]
     Override(String),
+    #[error("no stored story has the id `{reference}` (a story id, or SOURCE/ITEM-ID; see `relais items --json`)")]
+    UnknownStory { reference: String },
+    #[error(transparent)]
+    Curation(#[from] crate::curate::ActionError),
     #[error("store: {0}")]
     Other(String),
 }
@@ -158,6 +169,8 @@ pub struct PollWrite {
     pub unchanged: usize,
     /// Entries skipped because their item was pruned before (tombstoned).
     pub tombstoned: usize,
+    /// New items that joined another item's story (counted in `new` too).
+    pub merged: usize,
 }
 
 /// Which items to list, newest first.
@@ -184,6 +197,8 @@ pub struct VerifyReport {
     pub tombstones: u64,
     /// Digest ledger entries (each checked against the archive).
     pub digest_entries: u64,
+    /// Stories with operators' decisions.
+    pub curated: u64,
 }
 
 /// The sled trees, opened once.
@@ -204,6 +219,11 @@ struct Trees {
     item_story: sled::Tree,
     story_index: sled::Tree,
     overrides: sled::Tree,
+    /// Operator alerts' ledger (see `alerts`).
+    alerts: sled::Tree,
+    /// Operators' decisions and their audit log (see `curation`).
+    curation: sled::Tree,
+    curation_log: sled::Tree,
 }
 
 impl Trees {
@@ -223,6 +243,9 @@ impl Trees {
             item_story: db.open_tree("item_story")?,
             story_index: db.open_tree("story_index")?,
             overrides: db.open_tree("story_overrides")?,
+            alerts: db.open_tree("alert_ledger")?,
+            curation: db.open_tree("curation")?,
+            curation_log: db.open_tree("curation_log")?,
         })
     }
 
@@ -242,6 +265,8 @@ impl Trees {
             &self.item_story,
             &self.story_index,
             &self.overrides,
+            &self.curation,
+            &self.curation_log,
         ]
         .iter()
         .all(|t| t.is_empty())
@@ -590,7 +615,12 @@ impl Store {
                     Ok((w, nums))
                 },
             );
-        let (w, nums) = result.map_err(|e| self.tx_error(e))?;
+        let (mut w, nums) = result.map_err(|e| self.tx_error(e))?;
+        w.merged = nums
+            .iter()
+            .zip(&decisions)
+            .filter(|(num, p)| num.is_some() && !matches!(p.target, stories::Target::Own))
+            .count();
         // The new items' features, for the items to come.
         for (num, p) in nums.iter().zip(decisions) {
             if let Some(num) = num {
@@ -789,12 +819,22 @@ impl Store {
     }
 
     /// Retention: removes every item published before `older_than` from all indexes and
-    /// leaves a tombstone for each, so the next poll does not bring it back. Returns how
-    /// many were pruned. Runs in transactions of a few hundred items, flushed at the end;
+    /// leaves a tombstone for each, so the next poll does not bring it back; the items of
+    /// a story pinned somewhere (pin not expired) are kept. Returns how many were pruned. Runs in transactions of a few hundred items, flushed at the end;
     /// a crash in between leaves whole chunks pruned or not, never half an item.
     pub fn prune(&self, older_than: DateTime<Utc>) -> Result<usize, StoreError> {
+        self.prune_at(older_than, Utc::now())
+    }
+
+    /// [`Store::prune`] as of `now`: tombstones say they were written then, and pins
+    /// are judged then.
+    pub fn prune_at(
+        &self,
+        older_than: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
         let _guard = self.lock_ingest();
-        let now = Utc::now();
+        let exempt = self.pinned_items(now)?;
         let upper = keys::time_bytes(older_than);
         let mut candidates = Vec::new();
         for entry in self.t.by_time.range(..upper.to_vec()) {
@@ -856,7 +896,7 @@ impl Store {
                                 abort(corrupt(&path, "item", &format!("#{num}"), &m))
                             })?;
                             // Re-checked: an update may have moved it since the scan.
-                            if record.item.published >= older_than || retention_exempt(&record) {
+                            if record.item.published >= older_than || exempt.contains(&num) {
                                 continue;
                             }
                             let what = format!("#{num}");
@@ -1010,6 +1050,7 @@ impl Store {
             return Err(self.corrupt("counts", "a source with items has no count"));
         }
         report.sources = self.source_states()?.len() as u64;
+        report.curated = self.verify_curation()?;
         for entry in self.t.tombstones.iter() {
             let (_, v) = entry.map_err(|e| self.storage(e))?;
             records::decode::<TombstoneRecord>(&v).map_err(|m| self.corrupt("tombstone", &m))?;
@@ -1155,12 +1196,6 @@ impl PollTx<'_> {
             .insert(id_key(ctx.prefix, &incoming.id), &num_bytes(num)[..])?;
         Ok(num)
     }
-}
-
-/// Hook for retention: items for which this is true are never pruned. Nothing is exempt
-/// yet; pinned items (curation) will be.
-fn retention_exempt(_record: &ItemRecord) -> bool {
-    false
 }
 
 /// Maps sled's lock failure to [`StoreError::Locked`]. sled 0.34 reports it only as an

@@ -1196,6 +1196,8 @@ impl Store {
             .map_err(|e| self.tx_error(e))?;
         self.flush()?;
         self.note_change();
+        // The operators' decisions follow the story that survives (see `curation`).
+        self.carry_curation(gone, keep)?;
         Ok(Merged {
             story: keep,
             absorbed: Some(gone),

@@ -7,6 +7,8 @@
 //! Each test binary uses a different part of it, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod prom;
+pub mod html;
 pub mod smtp;
 
 use std::collections::HashMap;
@@ -57,6 +59,8 @@ impl Request {
 enum Step {
     Write(Vec<u8>),
     Pause(Duration),
+    /// The same bytes written `times` times: a huge body the server never holds.
+    Repeat(Vec<u8>, u64),
 }
 
 /// What the server sends back: a well-formed response built with the methods below, or
@@ -118,6 +122,15 @@ impl Reply {
         self.raw
             .get_or_insert_with(Vec::new)
             .push(Step::Write(bytes.into()));
+        self
+    }
+
+    /// Append `chunk` written `times` times to a [`Reply::script`]: a body of any size
+    /// (a gigabyte, or practically endless) streamed without being allocated.
+    pub fn repeat(mut self, chunk: impl Into<Vec<u8>>, times: u64) -> Reply {
+        self.raw
+            .get_or_insert_with(Vec::new)
+            .push(Step::Repeat(chunk.into(), times));
         self
     }
 
@@ -350,7 +363,9 @@ async fn serve(mut stream: TcpStream, server: SocketAddr, routes: Routes, shared
         None => Reply::status(404).body("not found"),
     };
     let steps = reply.steps();
-    let last_write = steps.iter().rposition(|s| matches!(s, Step::Write(_)));
+    let last_write = steps
+        .iter()
+        .rposition(|s| matches!(s, Step::Write(_) | Step::Repeat(..)));
     let mut counted = true;
     for (index, step) in steps.into_iter().enumerate() {
         // Leave the count before the last byte can reach the client: once the client has
@@ -361,6 +376,16 @@ async fn serve(mut stream: TcpStream, server: SocketAddr, routes: Routes, shared
         }
         let written = match step {
             Step::Write(bytes) => stream.write_all(&bytes).await.and(stream.flush().await),
+            Step::Repeat(chunk, times) => {
+                let mut written = Ok(());
+                for _ in 0..times {
+                    written = stream.write_all(&chunk).await;
+                    if written.is_err() {
+                        break;
+                    }
+                }
+                written
+            }
             Step::Pause(pause) => {
                 tokio::time::sleep(pause).await;
                 Ok(())
@@ -425,4 +450,27 @@ async fn read_request(stream: &mut TcpStream, server: SocketAddr) -> Option<Requ
         body,
         server,
     })
+}
+
+/// GET `path` over a raw connection, with `extra` request header lines (each ending in
+/// CRLF): the status line, the headers (names in lower case) and the body.
+pub async fn http_get(
+    addr: SocketAddr,
+    path: &str,
+    extra: &str,
+) -> (String, Vec<(String, String)>, String) {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Connection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("read");
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let mut lines = head.lines();
+    let status = lines.next().unwrap_or("").to_string();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    (status, headers, body.to_string())
 }
