@@ -2,7 +2,7 @@
 //!
 //! A worker process runs a seeded workload against a real sled store through relais's
 //! public store API — polls (items, their stories, the source state), failed polls,
-//! operators' story splits and merges, digest ledger steps — and prints each step on
+//! operators' story splits and merges, curation actions, digest ledger steps — and prints each step on
 //! stdout before it starts (`BEGIN`) and once the store call has returned Ok (`ACK`):
 //! relais flushes before returning, so an acknowledged step is durable. The parent
 //! SIGKILLs the worker at a random moment (seeded), then a verifier — a new process —
@@ -35,6 +35,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use relais::curate::Action;
 use relais::model::{Item, SourceState};
 use relais::normalise::{self, Context};
 use relais::store::{ArchivedIssue, ItemQuery, LedgerEntry, LedgerState, Store};
@@ -79,6 +80,8 @@ enum Op {
     Split { item: ItemRef },
     /// One step of the digest ledger for `period`.
     Ledger { period: String, step: Step },
+    /// An operator's curation action on the story of `item` (`Store::curate`).
+    Curate { item: ItemRef, action: Action },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -215,6 +218,12 @@ fn apply(store: &Store, n: u64, op: &Op) -> Result<(), String> {
             store.split_item(&item.source, &item.id).map_err(e)?;
         }
         Op::Ledger { period, step } => ledger_step(store, n, period, *step).map_err(e)?,
+        Op::Curate { item, action } => {
+            let story = store
+                .find_story(&format!("{}/{}", item.source, item.id))
+                .map_err(e)?;
+            store.curate(story, action, "crash", now).map_err(e)?;
+        }
     }
     Ok(())
 }
@@ -344,10 +353,51 @@ fn choose(store: &Store, rng: &mut fastrand::Rng) -> Result<Op, String> {
     if roll < 45 {
         return Ok(Op::Fail { source });
     }
+    if roll < 55 {
+        let items = store
+            .items(&ItemQuery {
+                source: None,
+                limit: Some(80),
+            })
+            .map_err(|e| e.to_string())?;
+        if let Some(i) = items.get(rng.usize(..items.len().max(1))) {
+            let item = ItemRef {
+                source: i.source.clone().unwrap_or_default(),
+                id: i.id.clone(),
+            };
+            return Ok(Op::Curate {
+                item,
+                action: curation_action(rng),
+            });
+        }
+    }
     Ok(Op::Poll {
         source,
         seed: rng.u64(..),
     })
+}
+
+/// An operator's action, on one of two channels or everywhere.
+fn curation_action(rng: &mut fastrand::Rng) -> Action {
+    let channel = ["cooperation", "rural"][rng.usize(..2)].to_string();
+    match rng.u8(0..8) {
+        0 => Action::Pin {
+            channel,
+            until: None,
+        },
+        1 => Action::Unpin { channel },
+        2 => Action::Hide { channel: None },
+        3 => Action::Hide {
+            channel: Some(channel),
+        },
+        4 => Action::Unhide { channel: None },
+        5 => Action::Add { channel },
+        6 => Action::Remove { channel },
+        _ => Action::Edit {
+            title: Some(format!("Titre revu par l’équipe n° {}", rng.u8(..))),
+            summary: None,
+        },
+    }
 }
 
 fn next_ledger_step(store: &Store, rng: &mut fastrand::Rng) -> Result<Op, String> {

@@ -1158,8 +1158,9 @@ impl Store {
             &t.story_index,
             &t.meta,
             &t.overrides,
+            &t.curation,
         )
-            .transaction(|(stories, item_story, index, meta, overrides)| {
+            .transaction(|(stories, item_story, index, meta, overrides, curation)| {
                 let tx = StoryTx {
                     stories,
                     item_story,
@@ -1191,13 +1192,15 @@ impl Store {
                 stories.remove(&num_bytes(gone)[..])?;
                 overrides.insert(&pair_key(na, nb)[..], &[TOGETHER][..])?;
                 overrides.insert(&pair_key(nb, na)[..], &[TOGETHER][..])?;
+                // The operators' decisions follow the story that survives (see
+                // `curation`), in this transaction: a crash between two writes would
+                // strand them on a story that no longer exists.
+                Store::carry_curation(curation, gone, keep, &path)?;
                 Ok(())
             })
             .map_err(|e| self.tx_error(e))?;
         self.flush()?;
         self.note_change();
-        // The operators' decisions follow the story that survives (see `curation`).
-        self.carry_curation(gone, keep)?;
         Ok(Merged {
             story: keep,
             absorbed: Some(gone),

@@ -7,8 +7,8 @@
 //! Each test binary uses a different part of it, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
-pub mod prom;
 pub mod html;
+pub mod prom;
 pub mod smtp;
 
 use std::collections::HashMap;
