@@ -317,19 +317,7 @@ fn choose(store: &Store, rng: &mut fastrand::Rng) -> Result<Op, String> {
         return next_ledger_step(store, rng);
     }
     if roll < 40 {
-        let items = store
-            .items(&ItemQuery {
-                source: None,
-                limit: Some(80),
-            })
-            .map_err(|e| e.to_string())?;
-        let refs: Vec<ItemRef> = items
-            .iter()
-            .map(|i| ItemRef {
-                source: i.source.clone().unwrap_or_default(),
-                id: i.id.clone(),
-            })
-            .collect();
+        let refs = recent_items(store)?;
         if roll < 30 && refs.len() >= 2 {
             let a = refs[rng.usize(..refs.len())].clone();
             let b = refs[rng.usize(..refs.len())].clone();
@@ -354,17 +342,8 @@ fn choose(store: &Store, rng: &mut fastrand::Rng) -> Result<Op, String> {
         return Ok(Op::Fail { source });
     }
     if roll < 55 {
-        let items = store
-            .items(&ItemQuery {
-                source: None,
-                limit: Some(80),
-            })
-            .map_err(|e| e.to_string())?;
-        if let Some(i) = items.get(rng.usize(..items.len().max(1))) {
-            let item = ItemRef {
-                source: i.source.clone().unwrap_or_default(),
-                id: i.id.clone(),
-            };
+        let refs = recent_items(store)?;
+        if let Some(item) = refs.get(rng.usize(..refs.len().max(1))).cloned() {
             return Ok(Op::Curate {
                 item,
                 action: curation_action(rng),
@@ -375,6 +354,23 @@ fn choose(store: &Store, rng: &mut fastrand::Rng) -> Result<Op, String> {
         source,
         seed: rng.u64(..),
     })
+}
+
+/// The items an operator would act on: the newest ones.
+fn recent_items(store: &Store) -> Result<Vec<ItemRef>, String> {
+    let items = store
+        .items(&ItemQuery {
+            source: None,
+            limit: Some(80),
+        })
+        .map_err(|e| e.to_string())?;
+    Ok(items
+        .into_iter()
+        .map(|i| ItemRef {
+            source: i.source.unwrap_or_default(),
+            id: i.id,
+        })
+        .collect())
 }
 
 /// An operator's action, on one of two channels or everywhere.
