@@ -156,6 +156,7 @@ struct Counts {
     junk_bytes: usize,
     doctypes: usize,
     declarations: usize,
+    misplaced_declarations: usize,
     html_entities: usize,
     unknown_entities: usize,
     bare_amps: usize,
@@ -203,6 +204,16 @@ impl Counts {
         }
         if self.declarations > 0 {
             r.push("replaced the declared encoding with utf-8".to_string());
+        }
+        if self.misplaced_declarations > 0 {
+            r.push(format!(
+                "removed {} after the start",
+                plural(
+                    self.misplaced_declarations,
+                    "xml declaration",
+                    "xml declarations"
+                )
+            ));
         }
         match &self.rss_version {
             Some(None) => r.push("added missing rss version".to_string()),
@@ -416,6 +427,8 @@ pub(crate) fn repair(src: &str) -> Result<Repaired<'_>, Refusal> {
     };
     s.run()?;
     let text = s.finish();
+    let (text, late) = drop_late_declarations(text);
+    s.counts.misplaced_declarations = late;
     Ok(Repaired {
         text,
         repairs: s.counts.describe(),
@@ -425,6 +438,58 @@ pub(crate) fn repair(src: &str) -> Result<Repaired<'_>, Refusal> {
         feed_dc_language: s.feed_dc_language,
         entries: s.entries,
     })
+}
+
+/// Removes every XML declaration but the document's own, first thing in it. quick-xml
+/// panics on a declaration with an encoding anywhere else ("set_encoding() called after
+/// prefix buffer was drained"), and where the scanner and quick-xml read a broken tag
+/// differently, only a pass over the repaired text sees what quick-xml will see. A
+/// literal `<?xml …?>` inside CDATA goes too: HTML shows nothing for it.
+fn drop_late_declarations(text: Cow<'_, str>) -> (Cow<'_, str>, usize) {
+    // quick-xml's test: the target `xml`, then whitespace or the end of the instruction.
+    let is_decl = |b: &[u8], at: usize| {
+        b.get(at..at + 5) == Some(b"<?xml") && b.get(at + 5).is_some_and(|&c| is_ws(c) || c == b'?')
+    };
+    let b = text.as_bytes();
+    let first = b.iter().take_while(|&&c| is_ws(c)).count();
+    let from = if is_decl(b, first) { first + 5 } else { 0 };
+    let late = |from: usize| {
+        let mut at = from;
+        while let Some(found) = find_seq(b, at, b"<?xml") {
+            if is_decl(b, found) {
+                return Some(found);
+            }
+            at = found + 1;
+        }
+        None
+    };
+    let Some(mut next) = late(from) else {
+        return (text, 0);
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut n = 0;
+    // Once no `?>` follows, none follows a later one either: not looked for again, so
+    // the pass stays linear whatever the document.
+    let mut closes = true;
+    loop {
+        out.push_str(text.get(copied..next).unwrap_or_default());
+        // Up to its `?>`; without one, only the `<?xml` that makes it a declaration.
+        copied = match closes.then(|| find_seq(b, next + 5, b"?>")).flatten() {
+            Some(e) => e + 2,
+            None => {
+                closes = false;
+                next + 5
+            }
+        };
+        n += 1;
+        match late(copied) {
+            Some(at) => next = at,
+            None => break,
+        }
+    }
+    out.push_str(text.get(copied..).unwrap_or_default());
+    (Cow::Owned(out), n)
 }
 
 pub(crate) fn is_ws(b: u8) -> bool {
@@ -568,14 +633,24 @@ impl<'a> Scanner<'a> {
             .b
             .get(..self.b.len().min(64 * 1024))
             .unwrap_or_default();
-        let Some(decl) = find_seq(head, 0, b"<?xml") else {
-            return 0;
+        // A declaration, not `<?xml-stylesheet` standing after the root element.
+        let mut from = 0;
+        let decl = loop {
+            let Some(at) = find_seq(head, from, b"<?xml") else {
+                return 0;
+            };
+            if head.get(at + 5).is_some_and(|&c| is_ws(c)) {
+                break at;
+            }
+            from = at + 1;
         };
-        if decl == 0
-            || head
-                .get(..decl)
-                .is_some_and(|h| h.iter().all(|&c| is_ws(c)))
-        {
+        let junk = head.get(..decl).unwrap_or_default();
+        // Junk holding a feed's root element is the feed: a declaration further on is
+        // the misplaced one (dropped later), not the start.
+        let holds_root = [&b"<rss"[..], b"<feed", b"<rdf:RDF", b"<channel"]
+            .iter()
+            .any(|root| find_seq(junk, 0, root).is_some());
+        if decl == 0 || holds_root || junk.iter().all(|&c| is_ws(c)) {
             return 0;
         }
         self.edit(0, decl, "");
@@ -1711,6 +1786,18 @@ mod tests {
             "<!DOCTYPE rss PUBLIC \"-//Netscape Communications//DTD RSS 0.91//EN\" \"http://my.netscape.com/publish/formats/rss-0.91.dtd\"><rss version=\"0.91\"/>",
             "<rss version=\"0.91\"/>",
             &["removed doctype"],
+        ),
+        (
+            "an xml declaration after the start goes (quick-xml panics on it)",
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?><rss version=\"2.0\"><channel><title>a<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>b</title></channel></rss>",
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?><rss version=\"2.0\"><channel><title>ab</title></channel></rss>",
+            &["replaced the declared encoding with utf-8", "removed 1 xml declaration after the start"],
+        ),
+        (
+            "also when controls hide it until they are dropped, in CDATA, or unclosed",
+            "<rss version=\"2.0\"><?\u{11}\u{11}xml version=\"0.0\" encoding=\"ISO-8859-1\"?><?xml-stylesheet href=\"a.xsl\"?><t><![CDATA[<?xml version=\"1.0\"?>x]]></t><?xml encoding=\"a\"</rss>",
+            "<rss version=\"2.0\"><?xml-stylesheet href=\"a.xsl\"?><t><![CDATA[x]]></t> encoding=\"a\"</rss>",
+            &["removed 3 xml declarations after the start", "dropped 2 characters illegal in xml"],
         ),
         ("missing rss version", "<rss><channel/></rss>", "<rss version=\"2.0\"><channel/></rss>", &["added missing rss version"]),
         (

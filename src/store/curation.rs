@@ -12,7 +12,7 @@
 //! it, and polls never touch these trees. When an operator splits an item out of a story,
 //! the decisions stay with the story (which keeps its id); when two stories are merged,
 //! the surviving story takes the absorbed one's decisions where it has none of its own
-//! (see [`Store::carry_curation`]). A story that no longer exists (all its items pruned)
+//! (see `Store::carry_curation`, part of the merge's transaction). A story that no longer exists (all its items pruned)
 //! leaves its record behind, harmlessly: story ids are never reused.
 //!
 //! An action is one transaction over both trees (the record and its log entry), flushed
@@ -190,55 +190,50 @@ impl Store {
         Ok(out)
     }
 
-    /// Two stories were merged, `from` into `to`: `to` takes `from`'s decisions where it
-    /// has none of the same kind (its own win), and `from`'s record goes.
-    pub(crate) fn carry_curation(&self, from: u64, to: u64) -> Result<(), StoreError> {
-        let path = self.shown();
+    /// Two stories are being merged, `from` into `to`, inside the merge's transaction
+    /// (so a crash cannot leave the story merged and its decisions behind): `to` takes
+    /// `from`'s decisions where it has none of the same kind (its own win), and
+    /// `from`'s record goes. Returns whether anything moved.
+    pub(crate) fn carry_curation(
+        curation: &sled::transaction::TransactionalTree,
+        from: u64,
+        to: u64,
+        path: &str,
+    ) -> sled::transaction::ConflictableTransactionResult<bool, StoreError> {
         let (kf, kt) = (num_bytes(from), num_bytes(to));
-        let moved = self
-            .t
-            .curation
-            .transaction(|curation| {
-                let read = |k: &[u8],
-                            id: u64|
-                 -> sled::transaction::ConflictableTransactionResult<
-                    Option<StoryDecisions>,
-                    StoreError,
-                > {
-                    match curation.get(k)? {
-                        Some(v) => records::decode(&v).map(Some).map_err(|m| {
-                            abort(corrupt(&path, "curation of story", &id.to_string(), &m))
-                        }),
-                        None => Ok(None),
-                    }
-                };
-                let Some(gone) = read(&kf, from)? else {
-                    return Ok(false);
-                };
-                let mut kept = read(&kt, to)?.unwrap_or_default();
-                for (c, p) in gone.pinned {
-                    kept.pinned.entry(c).or_insert(p);
-                }
-                for (c, at) in gone.hidden {
-                    kept.hidden.entry(c).or_insert(at);
-                }
-                for (c, at) in gone.added {
-                    kept.added.entry(c).or_insert(at);
-                }
-                kept.hidden_everywhere = kept.hidden_everywhere.or(gone.hidden_everywhere);
-                kept.edit = kept.edit.take().or(gone.edit);
-                let bytes = records::encode(&kept)
-                    .map_err(|m| abort(corrupt(&path, "curation of story", &to.to_string(), &m)))?;
-                curation.insert(&kt[..], bytes)?;
-                curation.remove(&kf[..])?;
-                Ok(true)
-            })
-            .map_err(|e| self.tx_error(e))?;
-        if moved {
-            self.flush()?;
-            self.note_change();
+        let read = |k: &[u8],
+                    id: u64|
+         -> sled::transaction::ConflictableTransactionResult<
+            Option<StoryDecisions>,
+            StoreError,
+        > {
+            match curation.get(k)? {
+                Some(v) => records::decode(&v)
+                    .map(Some)
+                    .map_err(|m| abort(corrupt(path, "curation of story", &id.to_string(), &m))),
+                None => Ok(None),
+            }
+        };
+        let Some(gone) = read(&kf, from)? else {
+            return Ok(false);
+        };
+        let mut kept = read(&kt, to)?.unwrap_or_default();
+        for (c, p) in gone.pinned {
+            kept.pinned.entry(c).or_insert(p);
         }
-        Ok(())
+        for (c, at) in gone.hidden {
+            kept.hidden.entry(c).or_insert(at);
+        }
+        for (c, at) in gone.added {
+            kept.added.entry(c).or_insert(at);
+        }
+        kept.hidden_everywhere = kept.hidden_everywhere.or(gone.hidden_everywhere);
+        kept.edit = kept.edit.take().or(gone.edit);
+        let bytes = records::encode(&kept)
+            .map_err(|m| abort(corrupt(path, "curation of story", &to.to_string(), &m)))?;
+        curation.insert(&kt[..], bytes)?;
+        curation.remove(&kf[..])?;
+        Ok(true)
     }
 
     /// The items of every story pinned somewhere at `now`: retention keeps them.

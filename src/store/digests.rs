@@ -294,6 +294,57 @@ impl Store {
 
 const DIGEST_TICK_KEY: &[u8] = b"digest_last_tick";
 
+impl Store {
+    /// Checks the ledger against the archive (part of [`Store::verify`]): every record
+    /// under the key of its own digest and period; an entry `sent` has its archived
+    /// issue, and an archived issue has an entry that reached `sent` (its state may have
+    /// moved on since: a `--force` resend). No period is both unsent and marked sent.
+    /// Returns the number of ledger entries.
+    pub(crate) fn verify_digests(&self) -> Result<u64, StoreError> {
+        let mut n = 0;
+        for entry in self.t.ledger.iter() {
+            let (k, v) = entry.map_err(|e| self.storage(e))?;
+            let e: LedgerEntry =
+                records::decode(&v).map_err(|m| self.corrupt("digest entry", &m))?;
+            let what = format!("digest entry {} {}", e.digest, e.period);
+            if key(&e.digest, &e.period)? != k.as_ref() {
+                return Err(self.corrupt(&what, "stored under another key"));
+            }
+            let archived = self
+                .t
+                .archive
+                .contains_key(&k)
+                .map_err(|e| self.storage(e))?;
+            if e.state == LedgerState::Sent && !archived {
+                return Err(self.corrupt(&what, "is sent but has no archived issue"));
+            }
+            let was_sent = e.history.iter().any(|s| s.state == LedgerState::Sent);
+            if archived && !was_sent {
+                return Err(self.corrupt(&what, "has an archived issue but was never sent"));
+            }
+            n += 1;
+        }
+        for entry in self.t.archive.iter() {
+            let (k, v) = entry.map_err(|e| self.storage(e))?;
+            let i: ArchivedIssue =
+                records::decode(&v).map_err(|m| self.corrupt("archived issue", &m))?;
+            let what = format!("archived issue {} {}", i.digest, i.period);
+            if key(&i.digest, &i.period)? != k.as_ref() {
+                return Err(self.corrupt(&what, "stored under another key"));
+            }
+            if !self
+                .t
+                .ledger
+                .contains_key(&k)
+                .map_err(|e| self.storage(e))?
+            {
+                return Err(self.corrupt(&what, "has no ledger entry"));
+            }
+        }
+        Ok(n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -379,6 +430,50 @@ mod tests {
             store.digest_tick().unwrap(),
             Some(at("2026-11-30T07:01:00Z"))
         );
+    }
+
+    #[test]
+    fn verify_finds_a_period_marked_sent_without_its_issue() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let t = at("2026-11-30T07:00:00Z");
+        let mut e = LedgerEntry::new("hebdo", "2026-W48", LedgerState::Planned, t);
+        store.save_digest_entry(&e).unwrap();
+        assert_eq!(store.verify().unwrap().digest_entries, 1);
+        // What record_digest_sent's transaction rules out: `sent` without the issue.
+        e.step(LedgerState::Sent, t, None);
+        store.save_digest_entry(&e).unwrap();
+        let err = store.verify().unwrap_err().to_string();
+        assert!(
+            err.ends_with("corrupt digest entry hebdo 2026-W48: is sent but has no archived issue"),
+            "{err}"
+        );
+        // And the converse: an issue whose entry never reached `sent`.
+        let issue = ArchivedIssue {
+            digest: "hebdo".into(),
+            period: "2026-W47".into(),
+            subject: "La lettre".into(),
+            sent_at: t,
+            message_id: "<x@y>".into(),
+            stories: 1,
+            html: String::new(),
+            text: String::new(),
+        };
+        let mut planned = LedgerEntry::new("hebdo", "2026-W47", LedgerState::Planned, t);
+        store.record_digest_sent(&planned, &issue).unwrap();
+        store
+            .t
+            .ledger
+            .remove(key("hebdo", "2026-W48").unwrap())
+            .unwrap();
+        let err = store.verify().unwrap_err().to_string();
+        assert!(
+            err.ends_with("has an archived issue but was never sent"),
+            "{err}"
+        );
+        planned.step(LedgerState::Sent, t, None);
+        store.record_digest_sent(&planned, &issue).unwrap();
+        assert_eq!(store.verify().unwrap().digest_entries, 1);
     }
 
     #[test]

@@ -195,6 +195,8 @@ pub struct VerifyReport {
     pub stories: u64,
     pub sources: u64,
     pub tombstones: u64,
+    /// Digest ledger entries (each checked against the archive).
+    pub digest_entries: u64,
     /// Stories with operators' decisions.
     pub curated: u64,
 }
@@ -984,7 +986,8 @@ impl Store {
     }
 
     /// Checks that every index agrees with the item records and the counters with the
-    /// indexes. Reads everything: for tests and operators, not for the hot path.
+    /// indexes, the story trees with the items, and the digest ledger with its archive.
+    /// Reads everything: for tests and operators, not for the hot path.
     pub fn verify(&self) -> Result<VerifyReport, StoreError> {
         let mut report = VerifyReport::default();
         let mut per_source: HashMap<String, u64> = HashMap::new();
@@ -1066,6 +1069,7 @@ impl Store {
             records::decode::<TombstoneRecord>(&v).map_err(|m| self.corrupt("tombstone", &m))?;
             report.tombstones += 1;
         }
+        report.digest_entries = self.verify_digests()?;
         Ok(report)
     }
 

@@ -1158,8 +1158,9 @@ impl Store {
             &t.story_index,
             &t.meta,
             &t.overrides,
+            &t.curation,
         )
-            .transaction(|(stories, item_story, index, meta, overrides)| {
+            .transaction(|(stories, item_story, index, meta, overrides, curation)| {
                 let tx = StoryTx {
                     stories,
                     item_story,
@@ -1191,13 +1192,15 @@ impl Store {
                 stories.remove(&num_bytes(gone)[..])?;
                 overrides.insert(&pair_key(na, nb)[..], &[TOGETHER][..])?;
                 overrides.insert(&pair_key(nb, na)[..], &[TOGETHER][..])?;
+                // The operators' decisions follow the story that survives (see
+                // `curation`), in this transaction: a crash between two writes would
+                // strand them on a story that no longer exists.
+                Store::carry_curation(curation, gone, keep, &path)?;
                 Ok(())
             })
             .map_err(|e| self.tx_error(e))?;
         self.flush()?;
         self.note_change();
-        // The operators' decisions follow the story that survives (see `curation`).
-        self.carry_curation(gone, keep)?;
         Ok(Merged {
             story: keep,
             absorbed: Some(gone),
@@ -1268,7 +1271,7 @@ impl Store {
     /// Checks the story trees against the items (part of [`Store::verify`]): every item
     /// in exactly one story that lists it, every story's members present and pointing
     /// back, the primary the earliest member, the index holding exactly each item's
-    /// entries, the overrides symmetric. Returns the number of stories.
+    /// entries, the overrides symmetric, the id counter past every story. Returns the number of stories.
     pub(crate) fn verify_stories(&self, items: &HashMap<u64, Item>) -> Result<u64, StoreError> {
         let mut expected_index = 0u64;
         for (&num, item) in items {
@@ -1314,6 +1317,7 @@ impl Store {
             ));
         }
         let mut stories = 0;
+        let mut max_id = 0;
         for entry in self.t.stories.iter() {
             let (k, v) = entry.map_err(|e| self.storage(e))?;
             let id = num_from_tail(&k).unwrap_or_default();
@@ -1343,6 +1347,23 @@ impl Store {
                 }
             }
             stories += 1;
+            max_id = max_id.max(id);
+        }
+        // The counter hands out the next story id: at or below an existing one, the
+        // next new story would overwrite it.
+        let next = super::read_count(
+            self.t
+                .meta
+                .get(STORY_SEQ_KEY)
+                .map_err(|e| self.storage(e))?
+                .as_deref(),
+        )
+        .map_err(|m| self.corrupt("story counter", &m))?;
+        if stories > 0 && next <= max_id {
+            return Err(self.corrupt(
+                "story counter",
+                &format!("next id {next}, but story {max_id} exists"),
+            ));
         }
         for entry in self.t.overrides.iter() {
             let (k, v) = entry.map_err(|e| self.storage(e))?;

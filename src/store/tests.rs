@@ -398,3 +398,60 @@ fn an_unflushed_source_state_is_read_back_at_once_and_survives_a_clean_close() {
         .expect_err("an empty id is refused as by the flushed save");
     assert!(matches!(err, StoreError::InvalidSource { .. }), "{err:?}");
 }
+
+#[test]
+fn verify_finds_a_story_counter_behind_the_stories() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db")).unwrap();
+    store
+        .apply_poll(&state("ifradel", "e"), vec![item("a", "h", day(1))], day(2))
+        .unwrap();
+    let story = store.story_id_of("ifradel", "a").unwrap().unwrap();
+    assert_eq!(store.verify().unwrap().stories, 1);
+    // A counter that would hand out the id of a story that exists.
+    store
+        .t
+        .meta
+        .insert(stories::STORY_SEQ_KEY, &story.to_be_bytes()[..])
+        .unwrap();
+    let err = store.verify().unwrap_err().to_string();
+    assert!(
+        err.ends_with(&format!(
+            "corrupt story counter: next id {story}, but story {story} exists"
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_merge_and_the_curation_it_carries_are_one_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db")).unwrap();
+    store
+        .apply_poll(&state("ifradel", "e"), vec![item("a", "h", day(1))], day(2))
+        .unwrap();
+    store
+        .apply_poll(&state("racines", "e"), vec![item("b", "h", day(3))], day(4))
+        .unwrap();
+    let older = store.story_id_of("ifradel", "a").unwrap().unwrap();
+    let newer = store.story_id_of("racines", "b").unwrap().unwrap();
+    assert_ne!(older, newer);
+    // The absorbed story's decisions cannot be read: carrying them fails, and with it
+    // the whole merge, instead of leaving the stories merged and the decisions behind.
+    store
+        .t
+        .curation
+        .insert(keys::num_bytes(newer), &[0xFF][..])
+        .unwrap();
+    let err = store
+        .merge_items(("ifradel", "a"), ("racines", "b"))
+        .unwrap_err();
+    assert!(err.to_string().contains("curation of story"), "{err}");
+    assert_eq!(store.story_id_of("ifradel", "a").unwrap(), Some(older));
+    assert_eq!(store.story_id_of("racines", "b").unwrap(), Some(newer));
+    assert!(store
+        .t
+        .curation
+        .contains_key(keys::num_bytes(newer))
+        .unwrap());
+}
