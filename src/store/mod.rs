@@ -314,11 +314,7 @@ impl Store {
 
     pub fn open_with(path: &Path, options: &StoreOptions) -> Result<Store, StoreError> {
         let shown = path.display().to_string();
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(options.cache_capacity.max(1024 * 1024))
-            .open()
-            .map_err(|e| open_error(&shown, e))?;
+        let db = open_db(path, options).map_err(|e| open_error(&shown, e))?;
         let t = Trees::open(&db).map_err(|e| open_error(&shown, e))?;
         let store = Store {
             db,
@@ -1211,21 +1207,49 @@ impl PollTx<'_> {
     }
 }
 
+/// Opens sled, waiting up to about a second while the store's lock is held. A handle
+/// dropped a moment ago can still hold it: sled's background threads let go of the
+/// file shortly after the last handle is dropped, so a process that closes and reopens
+/// its store (tests, a restore, a CLI command right after the daemon stopped) would
+/// otherwise see a spurious "in use". A lock really held by another process still
+/// fails, a second later.
+fn open_db(path: &Path, options: &StoreOptions) -> Result<sled::Db, sled::Error> {
+    let mut wait = std::time::Duration::from_millis(10);
+    let mut waited = std::time::Duration::ZERO;
+    loop {
+        let opened = sled::Config::new()
+            .path(path)
+            .cache_capacity(options.cache_capacity.max(1024 * 1024))
+            .open();
+        match opened {
+            Err(e) if is_lock_error(&e) && waited < std::time::Duration::from_secs(1) => {
+                std::thread::sleep(wait);
+                waited += wait;
+                wait = (wait * 2).min(std::time::Duration::from_millis(200));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Maps sled's lock failure to [`StoreError::Locked`]. sled 0.34 reports it only as an
 /// `io::Error` whose text starts "could not acquire lock"; a test pins that behaviour.
 fn open_error(path: &str, e: sled::Error) -> StoreError {
     let message = e.to_string();
-    match &e {
-        sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
-            StoreError::Locked {
-                path: path.to_string(),
-            }
+    if is_lock_error(&e) {
+        StoreError::Locked {
+            path: path.to_string(),
         }
-        _ => StoreError::Open {
+    } else {
+        StoreError::Open {
             path: path.to_string(),
             message,
-        },
+        }
     }
+}
+
+fn is_lock_error(e: &sled::Error) -> bool {
+    matches!(e, sled::Error::Io(io) if io.to_string().contains("could not acquire lock"))
 }
 
 /// The process holding the lock on the store at `path`, when the system says (Linux:
