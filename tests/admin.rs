@@ -12,11 +12,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use relais::config::Config;
-use relais::refresh::Report;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use support::daemon::Daemon;
 use support::{FixtureServer, Reply, Routes};
-use tokio::sync::{mpsc, oneshot};
 
 const TOKEN: &str = "t0k3n-Curate-42";
 const TOKEN_ENV: &str = "RELAIS_TEST_ADMIN_TOKEN";
@@ -141,49 +140,13 @@ sources = ["a"]
 
 const ADMIN: &str = "[admin]\ntoken_env = \"RELAIS_TEST_ADMIN_TOKEN\"\nlabel = \"équipe veille\"\n";
 
-struct Daemon {
-    base: String,
-    stop: oneshot::Sender<()>,
-    handle: tokio::task::JoinHandle<Result<(), relais::daemon::DaemonError>>,
-}
-
 /// Starts the daemon and waits for one poll of every source.
 async fn start(config_path: &Path) -> Daemon {
     std::env::set_var(TOKEN_ENV, TOKEN);
     let config = Config::load(config_path).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = oneshot::channel::<()>();
-    let (tx, mut rx) = mpsc::unbounded_channel::<Report>();
-    let handle = tokio::spawn(relais::daemon::run_with_reports(
-        config,
-        listener,
-        async {
-            let _ = stopped.await;
-        },
-        Some(tx),
-    ));
-    let mut seen = std::collections::HashSet::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while seen.len() < 2 {
-        let report = tokio::time::timeout_at(deadline, rx.recv())
-            .await
-            .expect("both sources polled before the deadline")
-            .expect("reports open");
-        seen.insert(report.source.clone());
-    }
-    Daemon { base, stop, handle }
-}
-
-impl Daemon {
-    async fn stop(self) {
-        self.stop.send(()).unwrap();
-        tokio::time::timeout(Duration::from_secs(10), self.handle)
-            .await
-            .expect("the daemon stops")
-            .unwrap()
-            .unwrap();
-    }
+    let mut daemon = Daemon::start(&config).await;
+    daemon.polls(2, Duration::from_secs(20), |_| true).await;
+    daemon
 }
 
 fn client() -> reqwest::Client {
@@ -278,7 +241,7 @@ async fn only_the_bearer_token_opens_the_api() {
     let server = fixtures().await;
     let dir = tempfile::tempdir().unwrap();
     let daemon = start(&write_config(dir.path(), &server, ADMIN)).await;
-    let url = format!("{}/admin/api/sources", daemon.base);
+    let url = format!("{}/admin/api/sources", daemon.base());
     let c = client();
     let off_by_one = format!("{}3", &TOKEN[..TOKEN.len() - 1]);
     let prefix = &TOKEN[..TOKEN.len() - 1];
@@ -333,16 +296,16 @@ async fn only_the_bearer_token_opens_the_api() {
         ),
         (
             "post without token",
-            c.post(format!("{}/admin/api/stories/1/pin", daemon.base))
+            c.post(format!("{}/admin/api/stories/1/pin", daemon.base()))
                 .body(json!({"channel": "coop"}).to_string()),
         ),
         (
             "unknown route",
-            c.get(format!("{}/admin/api/nothing", daemon.base)),
+            c.get(format!("{}/admin/api/nothing", daemon.base())),
         ),
         (
             "oversized without token",
-            c.post(format!("{}/admin/api/stories/1/pin", daemon.base))
+            c.post(format!("{}/admin/api/stories/1/pin", daemon.base()))
                 .body(vec![b' '; 200 * 1024]),
         ),
     ];
@@ -406,7 +369,7 @@ async fn only_the_bearer_token_opens_the_api() {
 
     // Bodies are capped, and errors are short JSON.
     let oversized = c
-        .post(format!("{}/admin/api/stories/1/pin", daemon.base))
+        .post(format!("{}/admin/api/stories/1/pin", daemon.base()))
         .bearer_auth(TOKEN)
         .header("content-type", "application/json")
         .body(format!(
@@ -422,7 +385,7 @@ async fn only_the_bearer_token_opens_the_api() {
     assert!(e["error"].as_str().unwrap().contains("larger than"), "{e}");
 
     let (stories, a1) = {
-        let doc = get_json(&daemon.base, "/admin/api/stories?channel=coop").await;
+        let doc = get_json(&daemon.base(), "/admin/api/stories?channel=coop").await;
         let a1 = doc["stories"]
             .as_array()
             .unwrap()
@@ -487,13 +450,13 @@ async fn only_the_bearer_token_opens_the_api() {
         ),
     ];
     for (path, body, status, message) in errors {
-        let (got, doc) = post(&daemon.base, &path, body).await;
+        let (got, doc) = post(&daemon.base(), &path, body).await;
         assert_eq!(got.as_u16(), status, "{path}: {doc}");
         let text = doc["error"].as_str().unwrap_or_default();
         assert!(text.contains(message), "{path}: {text}");
     }
     let r = c
-        .get(format!("{}/admin/api/stories?channel=nope", daemon.base))
+        .get(format!("{}/admin/api/stories?channel=nope", daemon.base()))
         .bearer_auth(TOKEN)
         .send()
         .await
@@ -521,7 +484,7 @@ async fn the_api_is_absent_unless_configured_with_a_set_token() {
             "/admin",
         ] {
             let r = client()
-                .get(format!("{}{path}", daemon.base))
+                .get(format!("{}{path}", daemon.base()))
                 .bearer_auth(TOKEN)
                 .send()
                 .await
@@ -539,7 +502,7 @@ async fn curation_shows_at_once_and_survives_restart_and_repoll() {
     let config_path = write_config(dir.path(), &server, ADMIN);
     let all = [A1, A2, A3, A4, B1, EDITED];
     let daemon = start(&config_path).await;
-    let base = daemon.base.clone();
+    let base = daemon.base();
     assert_everywhere(&titles_everywhere(&base, &all).await, &[A3, A2, A1]);
 
     let listed = get_json(&base, "/admin/api/stories?channel=coop").await;
@@ -621,7 +584,7 @@ async fn curation_shows_at_once_and_survives_restart_and_repoll() {
     // Restart on the same store: the first polls serve the items again (one edited by
     // its publisher, one new); every decision holds.
     let daemon = start(&config_path).await;
-    let base = daemon.base.clone();
+    let base = daemon.base();
     assert_everywhere(
         &titles_everywhere(&base, &all).await,
         &[A1, A4, B1, EDITED, A2],
@@ -666,7 +629,7 @@ async fn a_curation_through_the_api_pings_the_websub_hub() {
     // The first polls changed the channel: one ping per feed format.
     pings(3).await;
     let (status, _) = post(
-        &daemon.base,
+        &daemon.base(),
         "/admin/api/stories/a%2Fa-1/pin",
         json!({"channel": "coop"}),
     )
@@ -675,7 +638,7 @@ async fn a_curation_through_the_api_pings_the_websub_hub() {
     pings(6).await;
     // A no-op changes nothing and pings nothing.
     let (status, doc) = post(
-        &daemon.base,
+        &daemon.base(),
         "/admin/api/stories/a%2Fa-1/pin",
         json!({"channel": "coop"}),
     )

@@ -14,9 +14,9 @@ use std::time::Duration;
 use mail_parser::MessageParser;
 use relais::config::Config;
 use relais::refresh::{Outcome, Report};
+use support::daemon::Daemon;
 use support::smtp::SmtpServer;
 use support::{FixtureServer, Reply, Routes};
-use tokio::sync::{mpsc, oneshot};
 
 const RSS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0"><channel><title>Partenaire</title><link>https://partenaire.example.org/</link>
@@ -61,54 +61,6 @@ check_every = "1s"
     Config::load(&path).unwrap()
 }
 
-/// A running daemon, its poll reports, and how to stop it.
-struct Daemon {
-    reports: mpsc::UnboundedReceiver<Report>,
-    stop: oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<Result<(), relais::daemon::DaemonError>>,
-}
-
-impl Daemon {
-    async fn start(config: &Config) -> Daemon {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let (tx, reports) = mpsc::unbounded_channel();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(relais::daemon::run_with_reports(
-            config.clone(),
-            listener,
-            async {
-                let _ = stopped.await;
-            },
-            Some(tx),
-        ));
-        Daemon {
-            reports,
-            stop,
-            task,
-        }
-    }
-
-    /// Waits for the next `n` reports that satisfy `wanted`.
-    async fn polls(&mut self, n: usize, wanted: impl Fn(&Report) -> bool) {
-        let mut seen = 0;
-        tokio::time::timeout(DEADLINE, async {
-            while seen < n {
-                let report = self.reports.recv().await.expect("the daemon reports polls");
-                if wanted(&report) {
-                    seen += 1;
-                }
-            }
-        })
-        .await
-        .expect("polls within the deadline");
-    }
-
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        self.task.await.unwrap().unwrap();
-    }
-}
-
 fn failed(r: &Report) -> bool {
     matches!(r.outcome, Outcome::Failed { .. })
 }
@@ -146,7 +98,7 @@ async fn a_failing_source_alerts_once_and_recovers_once_across_a_restart() {
     let config = config(dir.path(), &fixture.url("/feed.xml"), smtp.port());
 
     let mut daemon = Daemon::start(&config).await;
-    daemon.polls(1, succeeded).await;
+    daemon.polls(1, DEADLINE, succeeded).await;
     assert!(
         smtp.accepted().is_empty(),
         "nothing to say about a healthy source"
@@ -171,13 +123,13 @@ async fn a_failing_source_alerts_once_and_recovers_once_across_a_restart() {
     assert_eq!(smtp.accepted()[0].to, ["veille-admin@example.org"]);
 
     // Still failing, checked again after every poll: no second alert.
-    daemon.polls(3, failed).await;
+    daemon.polls(3, DEADLINE, failed).await;
     assert_eq!(smtp.accepted().len(), 1);
 
     // Nor after a restart that reads the ledger back.
     daemon.stop().await;
     let mut daemon = Daemon::start(&config).await;
-    daemon.polls(3, failed).await;
+    daemon.polls(3, DEADLINE, failed).await;
     assert_eq!(
         smtp.accepted().len(),
         1,
@@ -201,7 +153,7 @@ async fn a_failing_source_alerts_once_and_recovers_once_across_a_restart() {
     assert!(text.contains("Elle était en échec depuis le"), "{text}");
     assert_ne!(alert_id, note_id);
 
-    daemon.polls(3, succeeded).await;
+    daemon.polls(3, DEADLINE, succeeded).await;
     daemon.stop().await;
     assert_eq!(smtp.accepted().len(), 2, "exactly one alert and one note");
 }

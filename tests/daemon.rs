@@ -12,6 +12,7 @@ use relais::config::Config;
 use relais::model::SourceStatus;
 use relais::refresh::{Outcome, Report};
 use relais::store::{ItemQuery, Store};
+use support::daemon::Daemon;
 use support::{FixtureServer, Reply, Routes};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
@@ -118,24 +119,14 @@ async fn daemon_polls_serves_and_stops_cleanly() {
     let config = config(dir.path(), &server);
     let store_path = config.store.path.clone();
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let daemon = tokio::spawn(relais::daemon::run_with_reports(
-        config,
-        listener,
-        async {
-            let _ = stopped.await;
-        },
-        Some(tx),
-    ));
+    let mut daemon = Daemon::start(&config).await;
+    let addr = daemon.addr;
 
     let (status, body) = get(addr, "/healthz").await.unwrap();
     assert_eq!(status, "HTTP/1.1 200 OK");
     assert_eq!(body, "ok");
 
-    let reports = reports_from(&mut rx, &["good", "gone", "broken", "local"]).await;
+    let reports = reports_from(&mut daemon.reports, &["good", "gone", "broken", "local"]).await;
     let outcome = |id: &str| {
         reports
             .iter()
@@ -171,12 +162,7 @@ async fn daemon_polls_serves_and_stops_cleanly() {
     // The paused source is never polled: only three paths were requested, once each.
     assert_eq!(server.requests_to("/feed.xml").len(), 1);
 
-    stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(10), daemon)
-        .await
-        .expect("the daemon stops promptly")
-        .unwrap()
-        .expect("the daemon stops without error");
+    daemon.stop().await;
     assert!(
         get(addr, "/healthz").await.is_err(),
         "the port is closed after shutdown"
@@ -278,19 +264,9 @@ async fn websub_hub_is_advertised_and_pinged_when_a_channel_changes() {
     )
     .unwrap();
     let config = Config::load(&path).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let daemon = tokio::spawn(relais::daemon::run_with_reports(
-        config,
-        listener,
-        async {
-            let _ = stopped.await;
-        },
-        Some(tx),
-    ));
-    reports_from(&mut rx, &["good"]).await;
+    let mut daemon = Daemon::start(&config).await;
+    let addr = daemon.addr;
+    reports_from(&mut daemon.reports, &["good"]).await;
 
     // The channel that gained items is pinged, once per feed format; the empty one is not.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -344,12 +320,7 @@ async fn websub_hub_is_advertised_and_pinged_when_a_channel_changes() {
         "{response}"
     );
 
-    stop.send(()).unwrap();
-    tokio::time::timeout(Duration::from_secs(10), daemon)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    daemon.stop().await;
     assert_eq!(
         server.requests_to("/hub").len(),
         3,

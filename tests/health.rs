@@ -11,11 +11,10 @@ use std::time::Duration;
 use chrono::Utc;
 use relais::config::Config;
 use relais::model::SourceState;
-use relais::refresh::Report;
 use relais::store::Store;
+use support::daemon::Daemon;
 use support::prom;
 use support::{FixtureServer, Reply, Routes};
-use tokio::sync::{mpsc, oneshot};
 
 const RSS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0"><channel><title>Partenaire</title><link>https://partenaire.example.org/</link>
@@ -130,33 +129,10 @@ title = "Tout"
         store.save_source_state(&quiet_state("quiet")).unwrap();
     }
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (tx, mut reports) = mpsc::unbounded_channel::<Report>();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let daemon = tokio::spawn(relais::daemon::run_with_reports(
-        config,
-        listener,
-        async {
-            let _ = stopped.await;
-        },
-        Some(tx),
-    ));
+    let mut daemon = Daemon::start(&config).await;
+    let addr = daemon.addr;
     // Each of the four polled sources once (the next polls are an hour or more away).
-    let polled = tokio::time::timeout(Duration::from_secs(30), async {
-        for _ in 0..4 {
-            if reports.recv().await.is_none() {
-                return false;
-            }
-        }
-        true
-    })
-    .await
-    .expect("four polls");
-    if !polled {
-        // The daemon ended early: say why rather than "no report".
-        panic!("the daemon stopped before four polls: {:?}", daemon.await);
-    }
+    daemon.polls(4, Duration::from_secs(30), |_| true).await;
 
     let m = scrape(addr).await;
     let fetches = |outcome, status| {
@@ -250,8 +226,7 @@ title = "Tout"
         Some(0.0)
     );
 
-    let _ = stop.send(());
-    daemon.await.unwrap().unwrap();
+    daemon.stop().await;
     // A poll that stored items also recorded when the next one is (an hour, ±10 %).
     let store = Store::open(&store_path).unwrap();
     let good = store.source_state("good").unwrap().unwrap();

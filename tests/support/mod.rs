@@ -7,6 +7,7 @@
 //! Each test binary uses a different part of it, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod daemon;
 pub mod html;
 pub mod prom;
 pub mod smtp;
