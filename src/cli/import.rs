@@ -75,7 +75,11 @@ pub fn import(
     let bytes = super::read_capped(file, MAX_OPML)?;
     let outlines = opml::parse(&bytes).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
 
-    let decisions = decide(&config.sources, &outlines.feeds);
+    // A network's whole OPML can list thousands of feeds, each checked against every
+    // source: a bar on a terminal, log lines otherwise (stdout stays the report).
+    let progress = crate::progress::bar(outlines.feeds.len() as u64, "import");
+    let decisions = decide(&config.sources, &outlines.feeds, &mut || progress.inc(1));
+    progress.finish();
     let added: Vec<Entry> = decisions
         .iter()
         .filter_map(|d| match d {
@@ -192,8 +196,9 @@ fn replace(target: &Path, text: &str) -> anyhow::Result<()> {
     })
 }
 
-/// What to do with each feed, given the sources already configured. Pure.
-fn decide(existing: &[Source], feeds: &[Feed]) -> Vec<Decision> {
+/// What to do with each feed, given the sources already configured. Pure; `step` is
+/// called once per feed (progress).
+fn decide(existing: &[Source], feeds: &[Feed], step: &mut dyn FnMut()) -> Vec<Decision> {
     let mut taken_ids: HashSet<String> = existing.iter().map(|s| s.id.clone()).collect();
     let mut known: Vec<(String, String)> = existing
         .iter()
@@ -204,6 +209,7 @@ fn decide(existing: &[Source], feeds: &[Feed]) -> Vec<Decision> {
         .collect();
     let mut decisions = Vec::with_capacity(feeds.len());
     for feed in feeds {
+        step();
         let url = match Url::parse(&feed.xml_url) {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => u,
             _ => {
