@@ -429,6 +429,7 @@ pub(crate) fn repair(src: &str) -> Result<Repaired<'_>, Refusal> {
     let text = s.finish();
     let (text, late) = drop_late_declarations(text);
     s.counts.misplaced_declarations = late;
+    let text = clean_own_declaration(text);
     Ok(Repaired {
         text,
         repairs: s.counts.describe(),
@@ -490,6 +491,40 @@ fn drop_late_declarations(text: Cow<'_, str>) -> (Cow<'_, str>, usize) {
     }
     out.push_str(text.get(copied..).unwrap_or_default());
     (Cow::Owned(out), n)
+}
+
+/// The document's own declaration may name no encoding but UTF-8 (the text is UTF-8 by
+/// now). The scanner rewrites a well-formed one; a mangled one it does not recognise
+/// (`<?xml v<?xml version="1.0" encoding="utf-8"?>…`, two `encoding`s, a stray one
+/// surviving the removal of a nested declaration) still reaches quick-xml, which switches
+/// decoders on it and panics once its prefix buffer is drained (found by fuzzing). Such a
+/// declaration is replaced by a plain UTF-8 one.
+fn clean_own_declaration(text: Cow<'_, str>) -> Cow<'_, str> {
+    let first = text.bytes().take_while(|&c| is_ws(c)).count();
+    let Some(rest) = text.get(first..) else {
+        return text;
+    };
+    if !rest.starts_with("<?xml") {
+        return text;
+    }
+    let Some(end) = rest.find("?>") else {
+        return text;
+    };
+    let Some(decl) = rest.get(..end + 2) else {
+        return text;
+    };
+    let plain_utf8 = decl.matches("encoding").count() <= 1
+        && pseudo_attribute(decl, "encoding")
+            .is_none_or(|(_, _, value)| value.eq_ignore_ascii_case("utf-8"))
+        && (!decl.contains("encoding") || pseudo_attribute(decl, "encoding").is_some());
+    if plain_utf8 {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len());
+    out.push_str(text.get(..first).unwrap_or_default());
+    out.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>");
+    out.push_str(rest.get(end + 2..).unwrap_or_default());
+    Cow::Owned(out)
 }
 
 pub(crate) fn is_ws(b: u8) -> bool {
