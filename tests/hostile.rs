@@ -25,6 +25,7 @@ use relais::publish::{Doc, Publisher};
 use relais::refresh::{Outcome, Refresher, Report};
 use relais::render::FeedFormat;
 use relais::store::{ItemQuery, Store};
+use support::billion_laughs;
 use support::html::{bad_scheme, dangers};
 use support::{FixtureServer, Reply, Request, Routes};
 
@@ -579,26 +580,6 @@ fn titled(title: &str) -> String {
 /// The same, declaring `encoding` (for re-encoded documents).
 fn titled_in(encoding: &str, title: &str) -> String {
     titled(title).replacen("UTF-8", encoding, 1)
-}
-
-fn billion_laughs(root: &str) -> String {
-    let mut doc = String::from(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE rss [\n <!ENTITY lol \"lol\">\n",
-    );
-    for i in 1..10 {
-        let prev = if i == 1 {
-            "lol".to_string()
-        } else {
-            format!("lol{}", i - 1)
-        };
-        doc.push_str(&format!(
-            " <!ENTITY lol{i} \"{}\">\n",
-            format!("&{prev};").repeat(10)
-        ));
-    }
-    doc.push_str("]>\n");
-    doc.push_str(root);
-    doc
 }
 
 fn title_of(bench: &Bench, id: &str) -> String {

@@ -475,3 +475,25 @@ pub async fn http_get(
         .collect();
     (status, headers, body.to_string())
 }
+
+/// A billion-laughs document (nine levels of ten entity references, 10⁹ "lol"s if
+/// expanded) declaring UTF-8, with `root` after its DOCTYPE.
+pub fn billion_laughs(root: &str) -> String {
+    let mut doc = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE rss [\n <!ENTITY lol \"lol\">\n",
+    );
+    for i in 1..10 {
+        let prev = if i == 1 {
+            "lol".to_string()
+        } else {
+            format!("lol{}", i - 1)
+        };
+        doc.push_str(&format!(
+            " <!ENTITY lol{i} \"{}\">\n",
+            format!("&{prev};").repeat(10)
+        ));
+    }
+    doc.push_str("]>\n");
+    doc.push_str(root);
+    doc
+}
