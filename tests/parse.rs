@@ -421,6 +421,31 @@ fn panics_in_feed_rs_are_avoided() {
 }
 
 #[test]
+fn person_strings_risky_only_once_decoded_are_read_by_relais() {
+    // Each author puts a multi-byte character next to the address only in the text feed-rs
+    // would see: a dropped NUL (found by the parse fuzzer), a reference, a comment, a CDATA
+    // section holding `</`, a trailing no-break space.
+    let rss = "<rss version=\"2.0\"><channel><title>t</title>\
+        <item><guid>1</guid><author>contac\u{80}\0\0t@ex.fr (Fran&ccedil;oise)</author></item>\
+        <item><guid>2</guid><author>&#171;jean@ex.fr&#187;</author></item>\
+        <item><guid>3</guid><author>«<!-- x -->marie@ex.fr</author></item>\
+        <item><guid>4</guid><author><![CDATA[</b>]]>«paul@ex.fr</author></item>\
+        <item><guid>5</guid><author>lea@ex.fr\u{a0}</author></item>\
+        </channel></rss>";
+    let feed = ok(rss.as_bytes(), None);
+    let guids: Vec<_> = feed.entries.iter().filter_map(|e| e.guid.clone()).collect();
+    assert_eq!(guids, ["1", "2", "3", "4", "5"]);
+    assert!(
+        feed.repairs.iter().any(|r| r.contains("author")),
+        "{:?}",
+        feed.repairs
+    );
+    let json = "{\"version\": \"https://jsonfeed.org/version/1\", \"title\": \"t\", \"items\": \
+        [{\"id\": \"1\", \"author\": {\"name\": \"Jean\u{a0}jean@ex.fr\u{a0}\"}}]}";
+    assert_eq!(first(&ok(json.as_bytes(), None)).authors, ["Jean"]);
+}
+
+#[test]
 fn elements_feed_rs_rejects_are_hidden() {
     let doc = "<feed xmlns=\"http://www.w3.org/2005/Atom\" xmlns:media=\"http://search.yahoo.com/mrss/\">\
         <entry><id>1</id><title type=\"text/plain\">Vidéo</title><content type=\"image/png\"></content>\

@@ -206,7 +206,9 @@ fn pad_non_ascii(name: &str) -> Option<String> {
     let mut prev: Option<char> = None;
     for c in name.chars() {
         if let Some(p) = prev {
-            if p.is_ascii() != c.is_ascii() && !p.is_whitespace() && !c.is_whitespace() {
+            // Only ASCII white space is a safe neighbour: a no-break space is multi-byte.
+            let spaced = p.is_ascii_whitespace() || c.is_ascii_whitespace();
+            if p.is_ascii() != c.is_ascii() && !spaced {
                 out.push(' ');
             }
         }

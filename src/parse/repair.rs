@@ -1052,15 +1052,32 @@ impl<'a> Scanner<'a> {
         self.element_text(from).is_none_or(npt_is_risky)
     }
 
-    /// The raw text from `from` to the next end tag, looked ahead of the scan. Bounded, so
-    /// that hundreds of unclosed elements cannot make the pass quadratic: `None` past
-    /// [`LOOKAHEAD`] bytes, and callers then assume the worst.
+    /// The raw content from `from` to the element's end tag (CDATA sections and comments
+    /// are stepped over, so a `</` inside them does not end it early), looked ahead of the
+    /// scan. Bounded, so that hundreds of unclosed elements cannot make the pass quadratic:
+    /// `None` past [`LOOKAHEAD`] bytes, and callers then assume the worst.
     fn element_text(&self, from: usize) -> Option<&'a [u8]> {
         let b: &'a [u8] = self.b;
         let window = b.get(from..b.len().min(from.saturating_add(LOOKAHEAD)))?;
-        let end = find_seq(window, 0, b"</")
-            .or_else(|| (from + window.len() == b.len()).then_some(window.len()))?;
-        window.get(..end)
+        let reaches_end = from + window.len() == b.len();
+        let mut i = 0;
+        while let Some(lt) = window.get(i..)?.iter().position(|&c| c == b'<') {
+            let at = i + lt;
+            let rest = window.get(at..)?;
+            let skip_to = |open: &[u8], close: &[u8]| -> Option<usize> {
+                find_seq(window, at + open.len(), close).map(|e| e + close.len())
+            };
+            i = if rest.starts_with(b"</") {
+                return window.get(..at);
+            } else if rest.starts_with(b"<![CDATA[") {
+                skip_to(b"<![CDATA[", b"]]>")?
+            } else if rest.starts_with(b"<!--") {
+                skip_to(b"<!--", b"-->")?
+            } else {
+                at + 1
+            };
+        }
+        reaches_end.then_some(window)
     }
 
     /// Whether the element whose content starts at `from` has nothing but white space.
@@ -1489,11 +1506,19 @@ impl<'a> Scanner<'a> {
 
 /// feed-rs 3.0.0 finds an e-mail address in person strings with a regex and slices the
 /// string one byte before and one byte after the match; a multi-byte character there makes
-/// it panic. Every character the match can span is ASCII, so it is enough to look at what
-/// surrounds each run of them around an `@` (generously: the run may be longer than the
-/// match, never shorter). `;` before and `&` after stand for references that may expand to
-/// such a character.
-fn person_text_is_risky(text: &[u8]) -> bool {
+/// it panic. The decision is made on the text feed-rs will be handed: references expanded,
+/// markup stripped, and the characters XML forbids (which repair drops) gone, since a
+/// dropped NUL can bring a multi-byte character next to the address. Every character the
+/// match can span is ASCII, so it is enough to look at what surrounds each run of them
+/// around an `@` (generously: the run may be longer than the match, never shorter, and both
+/// sides are checked whichever one feed-rs slices).
+fn person_text_is_risky(raw: &[u8]) -> bool {
+    if !raw.contains(&b'@') {
+        return false;
+    }
+    let mut text = xml_text_untrimmed(&String::from_utf8_lossy(raw));
+    text.retain(|c| is_xml_char(c as u32));
+    let text = text.as_bytes();
     let in_left = |c: u8| c.is_ascii_alphanumeric() || b"._%+-:<[(".contains(&c);
     let in_right = |c: u8| c.is_ascii_alphanumeric() || b".->])".contains(&c);
     text.iter()
@@ -1506,8 +1531,7 @@ fn person_text_is_risky(text: &[u8]) -> bool {
             let end = at + 1 + after.iter().take_while(|&&c| in_right(c)).count();
             let prev = start.checked_sub(1).and_then(|i| text.get(i)).copied();
             let next = text.get(end).copied();
-            prev.is_some_and(|c| c >= 0x80 || c == b';')
-                || next.is_some_and(|c| c >= 0x80 || c == b'&')
+            prev.is_some_and(|c| c >= 0x80) || next.is_some_and(|c| c >= 0x80)
         })
 }
 
@@ -1654,6 +1678,17 @@ fn is_mime(t: &str) -> bool {
 /// The text of an XML fragment as a parser would report it: CDATA kept, tags dropped,
 /// references (XML, numeric, HTML named) resolved; trimmed.
 pub(crate) fn xml_text(raw: &str) -> String {
+    let out = xml_text_untrimmed(raw);
+    let trimmed = out.trim();
+    if trimmed.len() == out.len() {
+        out
+    } else {
+        trimmed.to_string()
+    }
+}
+
+/// [`xml_text`] as an XML parser reports it, white space kept.
+fn xml_text_untrimmed(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut rest = raw;
     while let Some(pos) = rest.find(['<', '&']) {
@@ -1711,12 +1746,7 @@ pub(crate) fn xml_text(raw: &str) -> String {
         }
     }
     out.push_str(rest);
-    let trimmed = out.trim();
-    if trimmed.len() == out.len() {
-        out
-    } else {
-        trimmed.to_string()
-    }
+    out
 }
 
 #[cfg(test)]
@@ -2016,8 +2046,17 @@ mod risk_tests {
             ("Jean Dupont «jean@ex.fr»", true),
             ("«jean@ex.fr» Jean Dupont", true),
             ("Marie—marie@ex.fr", true),
-            ("Jean &lt;jean@ex.fr&gt;", true),
+            // Decoded, "Jean <jean@ex.fr>" has ASCII on both sides of the match.
+            ("Jean &lt;jean@ex.fr&gt;", false),
             ("&laquo;jean@ex.fr&raquo;", true),
+            ("&#171;jean@ex.fr", true),
+            ("<![CDATA[«jean@ex.fr]]>", true),
+            ("«<!-- -->jean@ex.fr", true),
+            // Repair drops the NULs, which brings U+0080 next to the address.
+            ("contac\u{80}\0\0t@ex.fr (Françoise)", true),
+            ("jean@ex.fr\u{a0}", true),
+            ("\u{a0}jean@ex.fr", true),
+            ("AT&amp;T jean@ex.fr", false),
             ("jean@ex.fr (Équipe formation)", false),
             ("Rédaction – contact@ex.fr", false),
             ("Cités Unies France", false),
