@@ -125,6 +125,12 @@ pub(crate) fn story_key(tag: u8, bucket: u32, day: i32, num: u64) -> [u8; STORY_
     out
 }
 
+/// The day of a story index key.
+pub(crate) fn story_key_day(k: &[u8]) -> Option<i32> {
+    let b: [u8; 4] = k.get(5..9)?.try_into().ok()?;
+    Some((u32::from_be_bytes(b) ^ (1 << 31)) as i32)
+}
+
 /// The inclusive key range of one tag and bucket from day `from` to day `to`.
 pub(crate) fn story_range(
     tag: u8,

@@ -35,7 +35,7 @@ use sled::Transactional;
 
 use super::keys::{
     day_of, id_key, num_bytes, num_from_tail, pair_key, source_prefix, split_pair_key, story_key,
-    story_range, STORY_KEY_LEN, TAG_TITLE, TAG_URL,
+    story_key_day, story_range, STORY_KEY_LEN, TAG_TITLE, TAG_URL,
 };
 use super::records::{self, MemberRecord, StoryRecord};
 use super::{abort, corrupt, Store, StoreError, StoredItem, TxResult, EMPTY};
@@ -51,6 +51,11 @@ pub(crate) const TOGETHER: u8 = 2;
 /// Members read per story when judging a new item: stories are a handful of partners;
 /// the bound only guards against a pathological one.
 const MAX_MEMBERS_READ: usize = 200;
+/// Entries of one LSH bucket read per new item, nearest day first (see
+/// [`Store::candidates`]).
+const BUCKET_CAP: usize = 128;
+/// Stored items sharing LSH bands that are verified word by word per new item.
+pub(crate) const MAX_VERIFIED: usize = 32;
 /// Items per transaction when stories are rebuilt.
 const REBUILD_CHUNK: usize = 256;
 
@@ -729,51 +734,88 @@ impl Store {
         self.window
     }
 
-    /// The stored items whose index entries put them in `f`'s candidate set: same URL
-    /// key, same title key, or at least two LSH bands, within the window's days.
+    /// The stored items worth comparing with `f`, best first: every item with the same
+    /// URL key or title key, then at most [`MAX_VERIFIED`] items sharing at least two LSH
+    /// bands within the window's days, the most bands first, then the nearest in time.
+    ///
+    /// Two bounds keep the cost per new item flat however templated the network and
+    /// however full the window (issue 8: unbounded, this was 97 % of a cold ingest): a
+    /// band's bucket is read nearest day first and at most [`BUCKET_CAP`] entries deep (a
+    /// bucket that full is a common word's, and only the items closest in time are worth
+    /// its vote), and only the best candidates are verified word by word.
     pub(crate) fn candidates(
         &self,
         f: &Features,
         window: Duration,
-    ) -> Result<HashSet<u64>, StoreError> {
+    ) -> Result<Vec<u64>, StoreError> {
         let days = window.as_secs().div_ceil(86_400).min(i32::MAX as u64) as i32;
         let day = day_of(f.published);
         let (from, to) = (day.saturating_sub(days), day.saturating_add(days));
-        let mut out = HashSet::new();
-        let scan = |tag: u8, bucket: u32, hits: &mut dyn FnMut(u64)| {
+        let mut out: Vec<u64> = Vec::new();
+        let mut seen: HashSet<u64> = HashSet::new();
+        let keyed = |tag: u8, bucket: u32, out: &mut Vec<u64>, seen: &mut HashSet<u64>| {
             let (lo, hi) = story_range(tag, bucket, from, to);
             for entry in self.t.story_index.range(lo..=hi) {
                 let (k, _) = entry.map_err(|e| self.storage(e))?;
                 if let Some(n) = num_from_tail(&k) {
-                    hits(n);
+                    if seen.insert(n) {
+                        out.push(n);
+                    }
                 }
             }
             Ok::<(), StoreError>(())
         };
-        if let Some(sig) = f.signature() {
-            let mut counts: HashMap<u64, usize> = HashMap::new();
-            for (band, bucket) in minhash::buckets(&sig).iter().enumerate() {
-                scan(band as u8, *bucket, &mut |n| {
-                    *counts.entry(n).or_default() += 1
-                })?;
-            }
-            out.extend(
-                counts
-                    .into_iter()
-                    .filter(|(_, c)| *c >= minhash::MIN_SHARED_BANDS)
-                    .map(|(n, _)| n),
-            );
-        }
         if let Some(u) = &f.url_key {
-            scan(TAG_URL, hash32(u), &mut |n| {
-                out.insert(n);
-            })?;
+            keyed(TAG_URL, hash32(u), &mut out, &mut seen)?;
         }
         if let Some(t) = &f.title_key {
-            scan(TAG_TITLE, hash32(t), &mut |n| {
-                out.insert(n);
-            })?;
+            keyed(TAG_TITLE, hash32(t), &mut out, &mut seen)?;
         }
+        let Some(sig) = f.signature() else {
+            return Ok(out);
+        };
+        // Per stored item: bands shared, and its distance in days.
+        let mut votes: HashMap<u64, (usize, u32)> = HashMap::new();
+        for (band, bucket) in minhash::buckets(&sig).iter().enumerate() {
+            let tag = band as u8;
+            let (first, _) = story_range(tag, *bucket, from, from);
+            let (today, last) = story_range(tag, *bucket, day, to);
+            // Two walks away from the item's day, taken in turn: nearest first.
+            let mut later = self.t.story_index.range(today..=last);
+            let mut earlier = self.t.story_index.range(first..today).rev();
+            let (mut later_done, mut earlier_done) = (false, false);
+            let mut read = 0;
+            while read < BUCKET_CAP && !(later_done && earlier_done) {
+                let next = if later_done || (!earlier_done && read % 2 == 1) {
+                    let e = earlier.next();
+                    earlier_done = e.is_none();
+                    e
+                } else {
+                    let e = later.next();
+                    later_done = e.is_none();
+                    e
+                };
+                let Some(entry) = next else {
+                    continue;
+                };
+                read += 1;
+                let (k, _) = entry.map_err(|e| self.storage(e))?;
+                if let (Some(n), Some(d)) = (num_from_tail(&k), story_key_day(&k)) {
+                    let vote = votes.entry(n).or_insert((0, d.abs_diff(day)));
+                    vote.0 += 1;
+                }
+            }
+        }
+        let mut ranked: Vec<(u64, (usize, u32))> = votes
+            .into_iter()
+            .filter(|(n, (shared, _))| *shared >= minhash::MIN_SHARED_BANDS && !seen.contains(n))
+            .collect();
+        // Most bands, then nearest, then newest: a total order, so the choice is the
+        // same on every run.
+        ranked.sort_unstable_by(|(na, (sa, da)), (nb, (sb, db))| {
+            sb.cmp(sa).then(da.cmp(db)).then(nb.cmp(na))
+        });
+        out.extend(ranked.into_iter().take(MAX_VERIFIED).map(|(n, _)| n));
         Ok(out)
     }
 

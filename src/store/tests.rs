@@ -455,3 +455,77 @@ fn a_merge_and_the_curation_it_carries_are_one_write() {
         .contains_key(keys::num_bytes(newer))
         .unwrap());
 }
+
+/// A word no other item uses, made of letters only (digits would be read as numbers).
+fn rare_word(i: usize, salt: usize) -> String {
+    let mut n = i * 7 + salt;
+    let mut w = String::from("Zor");
+    for _ in 0..4 {
+        w.push(char::from(b'a' + (n % 26) as u8));
+        n /= 26;
+    }
+    w
+}
+
+#[test]
+fn a_templated_network_costs_a_bounded_number_of_comparisons_and_still_matches() {
+    // 600 announcements from 40 partners written from one template: every pair shares
+    // most words, so every stored item shares LSH bands with every new one. Matching
+    // must verify a bounded number of them and still find the one true cross-post.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("db")).unwrap();
+    let template = "Appel à projets de la coopération décentralisée : les collectivités \
+                    partenaires déposent leurs dossiers auprès du réseau régional";
+    let announcement = |i: usize| {
+        let source = format!("p{}", i % 40);
+        let mut it = item(&format!("a{i}"), "h", day(1 + (i % 20) as u32));
+        it.source = Some(source.clone());
+        it.url = Some(format!("https://{source}.example.org/a{i}"));
+        it.canonical_url = it.url.clone();
+        it.title = format!("{} {} : {template}", rare_word(i, 0), rare_word(i, 1));
+        it.summary = format!(
+            "{template}. {} {} {} {} {}.",
+            rare_word(i, 2),
+            rare_word(i, 3),
+            rare_word(i, 4),
+            rare_word(i, 5),
+            rare_word(i, 6)
+        );
+        it
+    };
+    for chunk in (0..600).collect::<Vec<_>>().chunks(40) {
+        for &i in chunk {
+            let it = announcement(i);
+            let source = it.source.clone().unwrap();
+            store
+                .apply_poll(&state(&source, "e"), vec![it], day(21))
+                .unwrap();
+        }
+    }
+    // Item 333 cross-posted by another partner, in other words around its own.
+    let original = announcement(333);
+    let mut cross = original.clone();
+    cross.id = "x".into();
+    cross.source = Some("autre".into());
+    cross.url = Some("https://autre.example.net/x".into());
+    cross.canonical_url = cross.url.clone();
+    cross.title = format!("{} et {} : un appel", rare_word(333, 1), rare_word(333, 0));
+    cross.summary = format!(
+        "Le réseau relaie : {} {} {} {} {}. {template}",
+        rare_word(333, 6),
+        rare_word(333, 5),
+        rare_word(333, 4),
+        rare_word(333, 3),
+        rare_word(333, 2)
+    );
+    let preview = store.preview_story(&cross).unwrap();
+    assert!(
+        preview.compared <= stories::MAX_VERIFIED,
+        "{} compared",
+        preview.compared
+    );
+    let s = store
+        .story_id_of(&original.source.unwrap(), &original.id)
+        .unwrap();
+    assert_eq!(preview.story, s);
+}
