@@ -17,6 +17,7 @@ mod decode;
 mod json;
 mod map;
 mod naked;
+mod persons;
 mod repair;
 
 use std::borrow::Cow;
@@ -123,6 +124,29 @@ fn parse_document(bytes: &[u8], content_type: Option<&str>) -> Result<RawFeed, P
         ));
     }
     let mut hidden: Vec<String> = Vec::new();
+    // Person elements repair's scanner did not see as feed-rs will (see `persons`); last
+    // first, so that the earlier offsets stay valid.
+    if matches!(
+        repaired.root_kind,
+        repair::RootKind::Rss | repair::RootKind::Rdf
+    ) {
+        for at in persons::risky(&text).into_iter().rev() {
+            match repair::hide_element_at(&text, at) {
+                Some((fixed, name)) => {
+                    hidden.push(name);
+                    text = Cow::Owned(fixed);
+                }
+                // Open to the end of the document: nothing after it to keep.
+                None => {
+                    let cut = text.get(..at).and_then(|head| head.rfind('<'));
+                    if let Some(cut) = cut {
+                        repairs.push("cut the document at an unclosed author element".to_string());
+                        text = Cow::Owned(text.get(..cut).unwrap_or_default().to_string());
+                    }
+                }
+            }
+        }
+    }
     let result = loop {
         let result = parser().parse(text.as_bytes());
         let position = match &result {

@@ -1518,7 +1518,12 @@ fn person_text_is_risky(raw: &[u8]) -> bool {
     }
     let mut text = xml_text_untrimmed(&String::from_utf8_lossy(raw));
     text.retain(|c| is_xml_char(c as u32));
-    let text = text.as_bytes();
+    address_has_risky_neighbour(text.as_bytes())
+}
+
+/// Whether, in a person string as feed-rs receives it, a run of the characters an e-mail
+/// match can span around an `@` has a non-ASCII character on either side.
+pub(crate) fn address_has_risky_neighbour(text: &[u8]) -> bool {
     let in_left = |c: u8| c.is_ascii_alphanumeric() || b"._%+-:<[(".contains(&c);
     let in_right = |c: u8| c.is_ascii_alphanumeric() || b".->])".contains(&c);
     text.iter()
