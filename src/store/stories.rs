@@ -51,9 +51,12 @@ pub(crate) const TOGETHER: u8 = 2;
 /// Members read per story when judging a new item: stories are a handful of partners;
 /// the bound only guards against a pathological one.
 const MAX_MEMBERS_READ: usize = 200;
-/// Entries of one LSH bucket read per new item, nearest day first (see
+/// Entries of one LSH bucket read per new item, nearest days first (see
 /// [`Store::candidates`]).
 const BUCKET_CAP: usize = 128;
+/// Half-widths in days of the rings a full bucket is read in, nearest first (the window
+/// is the last).
+const RINGS: [i32; 2] = [3, 14];
 /// Stored items sharing LSH bands that are verified word by word per new item.
 pub(crate) const MAX_VERIFIED: usize = 32;
 /// Items per transaction when stories are rebuilt.
@@ -778,31 +781,43 @@ impl Store {
         let mut votes: HashMap<u64, (usize, u32)> = HashMap::new();
         for (band, bucket) in minhash::buckets(&sig).iter().enumerate() {
             let tag = band as u8;
-            let (first, _) = story_range(tag, *bucket, from, from);
-            let (today, last) = story_range(tag, *bucket, day, to);
-            // Two walks away from the item's day, taken in turn: nearest first.
-            let mut later = self.t.story_index.range(today..=last);
-            let mut earlier = self.t.story_index.range(first..today).rev();
-            let (mut later_done, mut earlier_done) = (false, false);
+            // Rings of days around the item's, nearest first, each read forwards (sled's
+            // backward steps search the tree again from its root).
             let mut read = 0;
-            while read < BUCKET_CAP && !(later_done && earlier_done) {
-                let next = if later_done || (!earlier_done && read % 2 == 1) {
-                    let e = earlier.next();
-                    earlier_done = e.is_none();
-                    e
-                } else {
-                    let e = later.next();
-                    later_done = e.is_none();
-                    e
-                };
-                let Some(entry) = next else {
+            let mut inner: Option<i32> = None;
+            for reach in RINGS.iter().copied().chain([days]) {
+                let reach = reach.min(days);
+                if inner.is_some_and(|r| r >= reach) {
                     continue;
+                }
+                let (near, far) = (day.saturating_sub(reach), day.saturating_add(reach));
+                let ranges = match inner {
+                    None => vec![(from.max(near), to.min(far))],
+                    Some(r) => vec![
+                        (from.max(near), day.saturating_sub(r).saturating_sub(1)),
+                        (day.saturating_add(r).saturating_add(1), to.min(far)),
+                    ],
                 };
-                read += 1;
-                let (k, _) = entry.map_err(|e| self.storage(e))?;
-                if let (Some(n), Some(d)) = (num_from_tail(&k), story_key_day(&k)) {
-                    let vote = votes.entry(n).or_insert((0, d.abs_diff(day)));
-                    vote.0 += 1;
+                inner = Some(reach);
+                for (lo_day, hi_day) in ranges {
+                    if lo_day > hi_day {
+                        continue;
+                    }
+                    let (lo, hi) = story_range(tag, *bucket, lo_day, hi_day);
+                    for entry in self.t.story_index.range(lo..=hi) {
+                        if read == BUCKET_CAP {
+                            break;
+                        }
+                        read += 1;
+                        let (k, _) = entry.map_err(|e| self.storage(e))?;
+                        if let (Some(n), Some(d)) = (num_from_tail(&k), story_key_day(&k)) {
+                            let vote = votes.entry(n).or_insert((0, d.abs_diff(day)));
+                            vote.0 += 1;
+                        }
+                    }
+                }
+                if read == BUCKET_CAP {
+                    break;
                 }
             }
         }
