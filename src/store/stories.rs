@@ -53,7 +53,7 @@ pub(crate) const TOGETHER: u8 = 2;
 const MAX_MEMBERS_READ: usize = 200;
 /// Entries of one LSH bucket read per new item, nearest days first (see
 /// [`Store::candidates`]).
-const BUCKET_CAP: usize = 128;
+const BUCKET_CAP: usize = 32;
 /// Half-widths in days of the rings a full bucket is read in, nearest first (the window
 /// is the last).
 const RINGS: [i32; 2] = [3, 14];
@@ -779,46 +779,58 @@ impl Store {
         };
         // Per stored item: bands shared, and its distance in days.
         let mut votes: HashMap<u64, (usize, u32)> = HashMap::new();
+        let mut hits: Vec<(u64, u32)> = Vec::with_capacity(BUCKET_CAP + 1);
         for (band, bucket) in minhash::buckets(&sig).iter().enumerate() {
             let tag = band as u8;
-            // Rings of days around the item's, nearest first, each read forwards (sled's
-            // backward steps search the tree again from its root).
-            let mut read = 0;
-            let mut inner: Option<i32> = None;
-            for reach in RINGS.iter().copied().chain([days]) {
-                let reach = reach.min(days);
-                if inner.is_some_and(|r| r >= reach) {
-                    continue;
+            // Entries of days `lo..=hi`, read forwards (sled's backward steps search the
+            // tree again from its root) until `hits` holds `limit`.
+            let read = |lo: i32, hi: i32, limit: usize, hits: &mut Vec<(u64, u32)>| {
+                if lo > hi {
+                    return Ok::<(), StoreError>(());
                 }
-                let (near, far) = (day.saturating_sub(reach), day.saturating_add(reach));
-                let ranges = match inner {
-                    None => vec![(from.max(near), to.min(far))],
-                    Some(r) => vec![
-                        (from.max(near), day.saturating_sub(r).saturating_sub(1)),
-                        (day.saturating_add(r).saturating_add(1), to.min(far)),
-                    ],
-                };
-                inner = Some(reach);
-                for (lo_day, hi_day) in ranges {
-                    if lo_day > hi_day {
+                let (lo, hi) = story_range(tag, *bucket, lo, hi);
+                for entry in self.t.story_index.range(lo..=hi) {
+                    if hits.len() >= limit {
+                        break;
+                    }
+                    let (k, _) = entry.map_err(|e| self.storage(e))?;
+                    if let (Some(n), Some(d)) = (num_from_tail(&k), story_key_day(&k)) {
+                        hits.push((n, d.abs_diff(day)));
+                    }
+                }
+                Ok(())
+            };
+            // Most buckets are small: one pass over the window reads them whole.
+            hits.clear();
+            read(from, to, BUCKET_CAP + 1, &mut hits)?;
+            if hits.len() > BUCKET_CAP {
+                // A common word's: the nearest days first, in rings.
+                hits.clear();
+                let mut inner: Option<i32> = None;
+                for reach in RINGS.iter().copied().chain([days]) {
+                    let reach = reach.min(days);
+                    if inner.is_some_and(|r| r >= reach) {
                         continue;
                     }
-                    let (lo, hi) = story_range(tag, *bucket, lo_day, hi_day);
-                    for entry in self.t.story_index.range(lo..=hi) {
-                        if read == BUCKET_CAP {
-                            break;
-                        }
-                        read += 1;
-                        let (k, _) = entry.map_err(|e| self.storage(e))?;
-                        if let (Some(n), Some(d)) = (num_from_tail(&k), story_key_day(&k)) {
-                            let vote = votes.entry(n).or_insert((0, d.abs_diff(day)));
-                            vote.0 += 1;
+                    let (near, far) = (day.saturating_sub(reach), day.saturating_add(reach));
+                    match inner {
+                        None => read(from.max(near), to.min(far), BUCKET_CAP, &mut hits)?,
+                        Some(r) => {
+                            let (before, after) = (day.saturating_sub(r), day.saturating_add(r));
+                            read(
+                                from.max(near),
+                                before.saturating_sub(1),
+                                BUCKET_CAP,
+                                &mut hits,
+                            )?;
+                            read(after.saturating_add(1), to.min(far), BUCKET_CAP, &mut hits)?;
                         }
                     }
+                    inner = Some(reach);
                 }
-                if read == BUCKET_CAP {
-                    break;
-                }
+            }
+            for &(n, d) in &hits {
+                votes.entry(n).or_insert((0, d)).0 += 1;
             }
         }
         let mut ranked: Vec<(u64, (usize, u32))> = votes
