@@ -102,19 +102,22 @@ build_relais() {
 # library and the KIND (bin or bench) target were compiled by this call from this
 # checkout (see build_relais); sets ARTIFACT to the executable's path.
 compile_fresh() {
-  local kind=$1 try
+  local kind=$1 try name
   shift
+  # The unit's name: the argument after --bin or --bench (`relais`, `parse`, `scale`, …).
+  name=${2:-relais}
   for try in 1 2 3; do
     echo "== building this checkout (release): $*" >&2
-    touch src/lib.rs src/main.rs benches/parse.rs || return 1
+    touch src/lib.rs src/main.rs || return 1
+    [ ! -f "benches/$name.rs" ] || touch "benches/$name.rs" || return 1
     cargo build --release --locked "$@" --message-format=json \
       > bench/out/build.json 2> bench/out/build.err || { cat bench/out/build.err >&2; return 1; }
-    ARTIFACT=$(python3 - bench/out/build.json "$kind" <<'PY'
+    ARTIFACT=$(python3 - bench/out/build.json "$kind" "$name" <<'PY'
 import json, sys
 seen = {}
 for line in open(sys.argv[1], encoding="utf-8"):
     m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] in ("relais", "parse"):
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] in ("relais", sys.argv[3]):
         seen[m["target"]["kind"][0]] = (m["fresh"], m.get("executable"))
 if all(k in seen and not seen[k][0] for k in ("lib", sys.argv[2])):
     print(seen[sys.argv[2]][1])
