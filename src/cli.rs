@@ -882,6 +882,29 @@ fn channel_items(
             config.path.display()
         );
     };
+    if why.is_none() && source.is_none() {
+        // The listing alone: the daemon's own selection, which stops at a full page. The
+        // explanation below reads every story, to say why each is in or out.
+        let publisher = Publisher::new(Arc::clone(config), Arc::clone(store));
+        let stories = publisher.channel_stories(channel)?;
+        let shown = stories.iter().take(limit);
+        if json {
+            let list: Vec<_> = shown
+                .map(|story| item_json(&story.item, Some(story)))
+                .collect();
+            serde_json::to_writer_pretty(
+                &mut *out,
+                &json!({ "channel": channel.id, "items": list }),
+            )?;
+            writeln!(out)?;
+        } else {
+            for story in shown {
+                item_line(out, &story.item)?;
+            }
+        }
+        out.flush()?;
+        return Ok(());
+    }
     let mut stories = Vec::new();
     store.walk_stories(source, &mut |visit| {
         stories.push(visit.story);

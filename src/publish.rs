@@ -552,6 +552,16 @@ impl Publisher {
         }))
     }
 
+    /// The first page of a channel as its feeds show it (`relais items --channel`): read
+    /// newest first and stopped once the page is full, so its cost follows the page, not
+    /// the store.
+    pub fn channel_stories(&self, channel: &Channel) -> Result<Vec<Story>, PublishError> {
+        Ok(self
+            .select_page(channel, 1)?
+            .map(|sel| sel.stories)
+            .unwrap_or_default())
+    }
+
     /// The stories of one page of a channel: pinned stories first, then newest first,
     /// with the operators' decisions applied (see `curate`). `None` for a page beyond
     /// the last (page 1 always exists, if empty).
