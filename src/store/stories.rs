@@ -51,8 +51,7 @@ pub(crate) const TOGETHER: u8 = 2;
 /// Members read per story when judging a new item: stories are a handful of partners;
 /// the bound only guards against a pathological one.
 const MAX_MEMBERS_READ: usize = 200;
-/// Entries of one LSH bucket read per new item, nearest days first (see
-/// [`Store::candidates`]).
+/// Entries of one LSH bucket read per new item (see [`Store::candidates`]).
 const BUCKET_CAP: usize = 32;
 /// Half-widths in days of the rings a full bucket is read in, nearest first (the window
 /// is the last).
@@ -743,9 +742,10 @@ impl Store {
     ///
     /// Two bounds keep the cost per new item flat however templated the network and
     /// however full the window (issue 8: unbounded, this was 97 % of a cold ingest): a
-    /// band's bucket is read nearest day first and at most [`BUCKET_CAP`] entries deep (a
-    /// bucket that full is a common word's, and only the items closest in time are worth
-    /// its vote), and only the best candidates are verified word by word.
+    /// band's bucket is read at most [`BUCKET_CAP`] entries deep — whole when it holds no
+    /// more, else in rings of days around `f`'s, nearest ring first (a bucket that full is
+    /// a common word's, and only the items closest in time are worth its vote) — and only
+    /// the best candidates are verified word by word.
     pub(crate) fn candidates(
         &self,
         f: &Features,
