@@ -101,7 +101,7 @@ pub fn socket_path(store: &Path) -> PathBuf {
 pub type Current = Arc<dyn Fn() -> Ctx + Send + Sync>;
 
 /// Listen on the control socket of the store at `store` until `stopped` turns true, then
-/// remove the socket and give requests under way [`GRACE`] to finish. The caller must
+/// remove the socket and give requests under way `GRACE` to finish. The caller must
 /// hold the store: a socket file already there is then a crashed daemon's, and replaced.
 /// Without a socket (a path too long, a read-only folder) the daemon runs on and says so.
 pub fn start(

@@ -18,7 +18,7 @@
 //!    partner feeds never state one and dropping them would empty French channels.
 //! 4. **Order and size.** Newest first by the primary item's `published`, ties broken by
 //!    story id so that equal dates never reorder between renders; then `max_items`.
-//! 5. **Operators' decisions** ([`decisions`]): added and pinned stories are listed
+//! 5. **Operators' decisions** (`decisions`): added and pinned stories are listed
 //!    whatever the rules say, hidden ones never; pinned stories come first; edits replace
 //!    the republished title and summary. [`Curator`] applies rules and decisions together.
 

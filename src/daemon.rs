@@ -4,9 +4,9 @@
 //! its listener, its shutdown signal and its reload requests from the caller, so tests run
 //! it on port 0 and drive it without signals.
 //!
-//! Two lifetimes. [`Lifelong`] is what the process keeps from start to stop: the store,
+//! Two lifetimes. `Lifelong` is what the process keeps from start to stop: the store,
 //! the bound listener and its server, the metrics (counters survive reloads), the
-//! service manager's notifier. A [`Generation`] is everything built from one
+//! service manager's notifier. A `Generation` is everything built from one
 //! configuration — poll tasks, the publisher and the state the server answers with, the
 //! digest ticker, the alert checker, the WebSub pinger, pruning. A reload
 //! validates the new file first; only then is the running generation stopped and the
@@ -14,8 +14,8 @@
 //! reload changes nothing.
 //!
 //! Adding a component: something that depends on the configuration is started in
-//! [`Generation::start`] (one `tasks.push`); something that must outlive reloads goes in
-//! [`Lifelong`] and reads the parts in force from `Lifelong::current` (a watch).
+//! `Generation::start` (one `tasks.push`); something that must outlive reloads goes in
+//! `Lifelong` and reads the parts in force from `Lifelong::current` (a watch).
 
 use std::collections::HashSet;
 use std::future::Future;

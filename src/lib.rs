@@ -6,6 +6,9 @@
 //! bottom) and `poll` (when), exposed by `server` (HTTP) and `cli`.
 
 pub mod alerts;
+// The CLI's doc comments are clap's --help text, printed as written (URLs, `[[source]]`),
+// not Markdown.
+#[allow(rustdoc::bare_urls, rustdoc::broken_intra_doc_links)]
 pub mod cli;
 pub mod config;
 pub mod control;

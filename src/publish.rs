@@ -1,7 +1,7 @@
 //! Publish: every document relais hands out — the index and channel pages, each
 //! channel's feeds, the OPML lists, the stylesheets — rendered from the store, compressed
 //! once, given validators, and cached until what they show changes. No HTTP types here:
-//! the server maps requests onto [`Publisher::document`] and [`respond`], and
+//! the server maps requests onto [`Publisher::document`] and `respond`, and
 //! `relais export` writes the very same bytes to files.
 
 use std::collections::HashMap;

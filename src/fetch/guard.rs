@@ -146,7 +146,7 @@ fn classify_v6(ip: Ipv6Addr) -> AddressKind {
 
 /// Check one hop before it is requested: http(s) only, a host, and, when the host is an
 /// IP literal, an acceptable address. Names are checked at resolution time instead, by
-/// [`GuardedResolver`], because only then is the address known.
+/// `GuardedResolver`, because only then is the address known.
 pub fn check_target(url: &Url, allow_private: bool) -> Result<(), FetchError> {
     match url.scheme() {
         "http" | "https" => {}

@@ -8,7 +8,7 @@
 //! - one total deadline over the whole exchange (every hop and the body), so a server
 //!   dripping a byte a second cannot hold a task forever, plus a connect timeout;
 //! - redirects followed here rather than by reqwest, so each hop is checked by the address
-//!   guard ([`guard`]) and the caller learns whether the chain was permanent;
+//!   guard (`guard`) and the caller learns whether the chain was permanent;
 //! - global and per-host concurrency limits, so callers just spawn one task per source.
 
 mod guard;

@@ -5,7 +5,7 @@
 //!
 //! # Rules, in order
 //! 1. **Same page** ([`Rule::Url`]): the canonical URLs have the same
-//!    [`match_key`](crate::normalise::urls::match_key) (scheme, `www.`, trailing slash,
+//!    [`match_key`] (scheme, `www.`, trailing slash,
 //!    tracking parameters and fragment folded). Home pages (no path) never match, nor
 //!    two items of one partner that say different things: some feeds link every item
 //!    to the site's root or news page.
@@ -58,7 +58,7 @@ pub const INDEX_VERSION: u32 = 1;
 pub const DEFAULT_WINDOW: Duration = Duration::from_secs(60 * 86_400);
 /// Least weighted containment for a text match between items published close together.
 pub const TEXT_THRESHOLD: f64 = 0.35;
-/// Least weighted containment for items published [`FAR`] apart or more.
+/// Least weighted containment for items published `FAR` apart or more.
 pub const TEXT_THRESHOLD_FAR: f64 = 0.50;
 /// Least text score for two items of one source (a republished post).
 pub const SAME_SOURCE_THRESHOLD: f64 = 0.85;
