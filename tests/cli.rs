@@ -235,6 +235,32 @@ async fn fetch_sources_items_and_backup_restore() {
         "{}",
         stdout(&out)
     );
+    // The listing stops at a full page (the daemon's selection); the explanation reads
+    // every story: both keep the same stories, in the same order.
+    let ids = |out: &Output| -> Vec<String> {
+        let v: serde_json::Value = serde_json::from_str(&stdout(out)).unwrap();
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["title"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let listed = run(vec!["items", "--channel", "developpement-rural", "--json"])
+        .await
+        .unwrap();
+    let explained = run(vec![
+        "items",
+        "--channel",
+        "developpement-rural",
+        "--why",
+        "--json",
+    ])
+    .await
+    .unwrap();
+    assert!(listed.status.success() && explained.status.success());
+    assert!(!ids(&listed).is_empty());
+    assert_eq!(ids(&listed), ids(&explained));
     let out = run(vec!["items", "--channel", "nope"]).await.unwrap();
     assert_eq!(out.status.code(), Some(1));
 
