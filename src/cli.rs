@@ -882,39 +882,28 @@ fn channel_items(
             config.path.display()
         );
     };
-    if why.is_none() && source.is_none() {
+    // Each story shown, with the rule that kept it when asked (`--why`).
+    let shown: Vec<(Story, Option<String>)> = if why.is_none() && source.is_none() {
         // The listing alone: the daemon's own selection, which stops at a full page. The
         // explanation below reads every story, to say why each is in or out.
         let publisher = Publisher::new(Arc::clone(config), Arc::clone(store));
         let stories = publisher.channel_stories(channel)?;
-        let shown = stories.iter().take(limit);
-        if json {
-            let list: Vec<_> = shown
-                .map(|story| item_json(&story.item, Some(story)))
-                .collect();
-            serde_json::to_writer_pretty(
-                &mut *out,
-                &json!({ "channel": channel.id, "items": list }),
-            )?;
-            writeln!(out)?;
-        } else {
-            for story in shown {
-                item_line(out, &story.item)?;
-            }
-        }
-        out.flush()?;
-        return Ok(());
-    }
-    let mut stories = Vec::new();
-    store.walk_stories(source, &mut |visit| {
-        stories.push(visit.story);
-        true
-    })?;
-    let decisions = store.curation()?;
-    let explanation =
-        crate::curate::explain_curated(channel, &config.sources, &stories, &decisions, Utc::now());
-    match why {
-        Some(asked) if !asked.is_empty() => {
+        stories.into_iter().take(limit).map(|s| (s, None)).collect()
+    } else {
+        let mut stories = Vec::new();
+        store.walk_stories(source, &mut |visit| {
+            stories.push(visit.story);
+            true
+        })?;
+        let decisions = store.curation()?;
+        let explanation = crate::curate::explain_curated(
+            channel,
+            &config.sources,
+            &stories,
+            &decisions,
+            Utc::now(),
+        );
+        if let Some(asked) = why.filter(|w| !w.is_empty()) {
             // A story id, or an item (SOURCE/ITEM-ID) standing for its story.
             let story_id = match (asked.parse::<u64>(), asked.split_once('/')) {
                 (Err(_), Some((source, item))) => store
@@ -922,44 +911,44 @@ fn channel_items(
                     .map_or_else(|| asked.to_string(), |id| id.to_string()),
                 _ => asked.to_string(),
             };
-            let story_id = story_id.as_str();
-            let Some(verdict) = explanation.why(story_id) else {
+            let Some(verdict) = explanation.why(&story_id) else {
                 bail!("no stored story has the id `{asked}` (a story id, or SOURCE/ITEM-ID; see `relais items --json`)");
             };
-            let story_id = asked;
             match verdict {
-                Ok(kept) => writeln!(out, "{story_id}: {kept}")?,
-                Err(left_out) => writeln!(out, "{story_id}: {left_out}")?,
+                Ok(kept) => writeln!(out, "{asked}: {kept}")?,
+                Err(left_out) => writeln!(out, "{asked}: {left_out}")?,
             }
+            out.flush()?;
+            return Ok(());
         }
-        _ if json => {
-            let list: Vec<_> = explanation
-                .kept
-                .iter()
-                .take(limit)
-                .map(|(story, kept)| {
-                    let story = &decisions.edited((*story).clone());
-                    let mut v = item_json(&story.item, Some(story));
-                    if why.is_some() {
-                        if let Some(map) = v.as_object_mut() {
-                            map.insert("why".into(), json!(kept.to_string()));
-                        }
-                    }
-                    v
-                })
-                .collect();
-            serde_json::to_writer_pretty(
-                &mut *out,
-                &json!({ "channel": channel.id, "items": list }),
-            )?;
-            writeln!(out)?;
-        }
-        _ => {
-            for (story, kept) in explanation.kept.iter().take(limit) {
-                item_line(out, &decisions.edited((*story).clone()).item)?;
-                if why.is_some() {
-                    writeln!(out, "{:18}{} ({kept})", "", story.id)?;
+        explanation
+            .kept
+            .iter()
+            .take(limit)
+            .map(|(story, kept)| {
+                let reason = why.is_some().then(|| kept.to_string());
+                (decisions.edited((*story).clone()), reason)
+            })
+            .collect()
+    };
+    if json {
+        let list: Vec<_> = shown
+            .iter()
+            .map(|(story, reason)| {
+                let mut v = item_json(&story.item, Some(story));
+                if let (Some(reason), Some(map)) = (reason, v.as_object_mut()) {
+                    map.insert("why".into(), json!(reason));
                 }
+                v
+            })
+            .collect();
+        serde_json::to_writer_pretty(&mut *out, &json!({ "channel": channel.id, "items": list }))?;
+        writeln!(out)?;
+    } else {
+        for (story, reason) in &shown {
+            item_line(out, &story.item)?;
+            if let Some(reason) = reason {
+                writeln!(out, "{:18}{} ({reason})", "", story.id)?;
             }
         }
     }
