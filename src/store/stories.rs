@@ -754,41 +754,15 @@ impl Store {
         let days = window.as_secs().div_ceil(86_400).min(i32::MAX as u64) as i32;
         let day = day_of(f.published);
         let (from, to) = (day.saturating_sub(days), day.saturating_add(days));
-        let mut out: Vec<u64> = Vec::new();
-        let mut seen: HashSet<u64> = HashSet::new();
-        let keyed = |tag: u8, bucket: u32, out: &mut Vec<u64>, seen: &mut HashSet<u64>| {
-            let (lo, hi) = story_range(tag, bucket, from, to);
-            for entry in self.t.story_index.range(lo..=hi) {
-                let (k, _) = entry.map_err(|e| self.storage(e))?;
-                if let Some(n) = num_from_tail(&k) {
-                    if seen.insert(n) {
-                        out.push(n);
-                    }
-                }
-            }
-            Ok::<(), StoreError>(())
-        };
-        if let Some(u) = &f.url_key {
-            keyed(TAG_URL, hash32(u), &mut out, &mut seen)?;
-        }
-        if let Some(t) = &f.title_key {
-            keyed(TAG_TITLE, hash32(t), &mut out, &mut seen)?;
-        }
-        let Some(sig) = f.signature() else {
-            return Ok(out);
-        };
-        // Per stored item: bands shared, and its distance in days.
-        let mut votes: HashMap<u64, (usize, u32)> = HashMap::new();
-        let mut hits: Vec<(u64, u32)> = Vec::with_capacity(BUCKET_CAP + 1);
-        for (band, bucket) in minhash::buckets(&sig).iter().enumerate() {
-            let tag = band as u8;
-            // Entries of days `lo..=hi`, read forwards (sled's backward steps search the
-            // tree again from its root) until `hits` holds `limit`.
-            let read = |lo: i32, hi: i32, limit: usize, hits: &mut Vec<(u64, u32)>| {
+        // Entries of one tag and bucket, days `lo..=hi`, read forwards (sled's backward
+        // steps search the tree again from its root) until `hits` holds `limit`: each
+        // item's number and its distance in days.
+        let scan =
+            |tag: u8, bucket: u32, lo: i32, hi: i32, limit: usize, hits: &mut Vec<(u64, u32)>| {
                 if lo > hi {
                     return Ok::<(), StoreError>(());
                 }
-                let (lo, hi) = story_range(tag, *bucket, lo, hi);
+                let (lo, hi) = story_range(tag, bucket, lo, hi);
                 for entry in self.t.story_index.range(lo..=hi) {
                     if hits.len() >= limit {
                         break;
@@ -799,6 +773,27 @@ impl Store {
                     }
                 }
                 Ok(())
+            };
+        let mut hits: Vec<(u64, u32)> = Vec::new();
+        for (tag, key) in [(TAG_URL, &f.url_key), (TAG_TITLE, &f.title_key)] {
+            if let Some(key) = key {
+                scan(tag, hash32(key), from, to, usize::MAX, &mut hits)?;
+            }
+        }
+        let mut seen: HashSet<u64> = HashSet::new();
+        let mut out: Vec<u64> = hits
+            .iter()
+            .map(|&(n, _)| n)
+            .filter(|&n| seen.insert(n))
+            .collect();
+        let Some(sig) = f.signature() else {
+            return Ok(out);
+        };
+        // Per stored item: bands shared, and its distance in days.
+        let mut votes: HashMap<u64, (usize, u32)> = HashMap::new();
+        for (band, bucket) in minhash::buckets(&sig).iter().enumerate() {
+            let read = |lo: i32, hi: i32, limit: usize, hits: &mut Vec<(u64, u32)>| {
+                scan(band as u8, *bucket, lo, hi, limit, hits)
             };
             // Most buckets are small: one pass over the window reads them whole.
             hits.clear();
