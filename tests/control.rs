@@ -16,18 +16,8 @@ use std::time::{Duration, Instant};
 use relais::config::Config;
 use relais::refresh::Report;
 use relais::store::Store;
-use support::{FixtureServer, Reply, Routes};
+use support::{FixtureServer, Reply, Routes, PARTNER_RSS as RSS};
 use tokio::sync::{mpsc, oneshot};
-
-const RSS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
-<rss version="2.0"><channel><title>Partenaire</title><link>https://partenaire.example.org/</link>
-<item><title>Rencontre régionale à Lyon</title><link>https://partenaire.example.org/a</link>
-<guid isPermaLink="false">a-1</guid><pubDate>Mon, 23 Nov 2026 09:00:00 +0100</pubDate>
-<description>Une journée d&#8217;échanges.</description></item>
-<item><title>Appel à projets 2027</title><link>https://partenaire.example.org/b</link>
-<guid isPermaLink="false">b-2</guid><pubDate>Tue, 24 Nov 2026 09:00:00 +0100</pubDate>
-<description>Dépôt des dossiers jusqu'au 15 janvier.</description></item>
-</channel></rss>"#;
 
 fn write_config(dir: &Path, server: &FixtureServer) -> PathBuf {
     std::fs::write(dir.join("local.rss"), RSS.replace("partenaire", "local")).unwrap();

@@ -13,19 +13,9 @@ use relais::model::SourceStatus;
 use relais::refresh::{Outcome, Report};
 use relais::store::{ItemQuery, Store};
 use support::daemon::Daemon;
-use support::{FixtureServer, Reply, Routes};
+use support::{FixtureServer, Reply, Routes, PARTNER_RSS as RSS};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
-
-const RSS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
-<rss version="2.0"><channel><title>Partenaire</title><link>https://partenaire.example.org/</link>
-<item><title>Rencontre régionale à Lyon</title><link>https://partenaire.example.org/a</link>
-<guid isPermaLink="false">a-1</guid><pubDate>Mon, 23 Nov 2026 09:00:00 +0100</pubDate>
-<description>Une journée d&#8217;échanges.</description></item>
-<item><title>Appel à projets 2027</title><link>https://partenaire.example.org/b</link>
-<guid isPermaLink="false">b-2</guid><pubDate>Tue, 24 Nov 2026 09:00:00 +0100</pubDate>
-<description>Dépôt des dossiers jusqu'au 15 janvier.</description></item>
-</channel></rss>"#;
 
 fn config(dir: &Path, server: &FixtureServer) -> Config {
     let feed_file = dir.join("local.rss");

@@ -22,6 +22,18 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
 
+/// A partner's RSS 2.0 feed of two French items (the daemon and control tests poll it,
+/// often with `partenaire` replaced to make another partner).
+pub const PARTNER_RSS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>Partenaire</title><link>https://partenaire.example.org/</link>
+<item><title>Rencontre régionale à Lyon</title><link>https://partenaire.example.org/a</link>
+<guid isPermaLink="false">a-1</guid><pubDate>Mon, 23 Nov 2026 09:00:00 +0100</pubDate>
+<description>Une journée d&#8217;échanges.</description></item>
+<item><title>Appel à projets 2027</title><link>https://partenaire.example.org/b</link>
+<guid isPermaLink="false">b-2</guid><pubDate>Tue, 24 Nov 2026 09:00:00 +0100</pubDate>
+<description>Dépôt des dossiers jusqu'au 15 janvier.</description></item>
+</channel></rss>"#;
+
 /// A request as it arrived.
 #[derive(Debug, Clone)]
 pub struct Request {
